@@ -1,0 +1,291 @@
+"""The stochastic interpolant x_t = alpha_t x_0 + sigma_t x_1 of a Gaussian mixture, exactly.
+
+With x_0 ~ sum_k w_k N(mu_k, s_k^2) and x_1 ~ N(0, 1) independent (seed eq. 2), the
+marginal p_t is again a mixture, component k having
+
+    mean  m_k(t) = alpha_t mu_k,        variance  v_k(t) = alpha_t^2 s_k^2 + sigma_t^2,
+
+so the density, CDF, score, posterior means and probability-flow velocity are closed
+forms. Given component k, (x_0, x_t) and (x_1, x_t) are jointly Gaussian, which gives
+
+    E[x_0 | x_t = x, k] = mu_k + alpha_t s_k^2 (x - m_k) / v_k,
+    E[x_1 | x_t = x, k] = sigma_t (x - m_k) / v_k,
+
+and E[. | x_t = x] averages them with the responsibilities r_k(t, x) = w_k N_k(x) / p_t(x).
+The probability-flow ODE dx/dt = v_t(x) (Albergo et al. 2023, arXiv 2303.08797) has
+
+    v_t(x) = alpha'_t E[x_0 | x_t = x] + sigma'_t E[x_1 | x_t = x].
+
+In one dimension flow lines never cross, so the flow preserves quantiles and the flow
+map is h_{t->s}(x) = F_s^{-1}(F_t(x)); the exact consistency function of Song et al.
+2023 (arXiv 2303.01469) is f*(t, x) = h_{t->0}(x). No ODE solver is involved.
+
+Shapes: ``t`` and ``x`` broadcast against each other like NumPy; results have the
+broadcast shape ``[*batch]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from .schedules import Schedule, make_schedule
+from .targets import (
+    GaussianMixture,
+    _as_real_array,
+    _check_count,
+    _check_rng,
+    component_logpdf,
+    logsumexp,
+    mixture_logcdf,
+    mixture_quantile,
+)
+
+__all__ = ["Interpolant"]
+
+
+def check_times(name, t):
+    """t as a float array, with a ValueError naming the value if any is outside [0, 1]."""
+    t = _as_real_array(name, t)
+    if np.any((t < 0) | (t > 1)):
+        bad = t[(t < 0) | (t > 1)].ravel()[0]
+        raise ValueError(f"{name} must lie in [0, 1], got {bad!r}")
+    return t
+
+
+class Interpolant:
+    """The interpolant of a target mixture and a schedule, with every quantity exact.
+
+    Parameters
+    ----------
+    target : GaussianMixture
+        The law of x_0.
+    schedule : Schedule or str, default LinearSchedule()
+        The pair (alpha_t, sigma_t); "linear" and "cosine" are accepted by name. Its
+        boundary conditions are validated here.
+    """
+
+    def __init__(self, target, schedule=None):
+        if not isinstance(target, GaussianMixture):
+            raise TypeError(f"target must be a cmtoy.GaussianMixture, got {type(target).__name__}")
+        schedule = make_schedule("linear" if schedule is None else schedule)
+        if not isinstance(schedule, Schedule):
+            raise TypeError(f"schedule must be a cmtoy.Schedule, got {type(schedule).__name__}")
+        self.target = target
+        self.schedule = schedule.validate()
+        self._marginals = {}  # time -> GaussianMixture, so quantile tables are built once
+
+    def __getstate__(self):
+        return {"target": self.target, "schedule": self.schedule}
+
+    def __setstate__(self, state):
+        self.__init__(state["target"], state["schedule"])
+
+    def __repr__(self):
+        return f"Interpolant({self.target!r}, {self.schedule!r})"
+
+    # -- the marginal mixture at time t -------------------------------------------------
+
+    def components(self, t):
+        """Means m_k(t) and standard deviations sqrt(v_k(t)) of the marginal's components.
+
+        t: [*batch] -> (means [*batch, K], stds [*batch, K])
+        """
+        t = check_times("t", t)
+        a = self.schedule.alpha(t)[..., None]
+        s = self.schedule.sigma(t)[..., None]
+        mu, sd = self.target.means, self.target.stds
+        return a * mu, np.sqrt(a * a * sd * sd + s * s)
+
+    def marginal(self, t):
+        """The marginal law of x_t at one time t, as a GaussianMixture."""
+        t = check_times("t", t)
+        if t.ndim != 0:
+            raise ValueError(f"marginal(t) takes one time, got an array of shape {t.shape}")
+        key = float(t)
+        if key not in self._marginals:
+            if len(self._marginals) >= 512:
+                self._marginals.clear()
+            means, stds = self.components(t)
+            self._marginals[key] = GaussianMixture(means, stds, self.target.weights)
+        return self._marginals[key]
+
+    def _broadcast(self, t, x):
+        t = check_times("t", t)
+        x = _as_real_array("x", x)
+        if not np.all(np.isfinite(x)):
+            raise ValueError("x must be finite")
+        return np.broadcast_arrays(t, x)
+
+    def _responsibilities(self, t, x):
+        """r_k(t, x) = w_k N_k(x) / p_t(x) and log p_t(x). -> ([*batch, K], [*batch])"""
+        means, stds = self.components(t)
+        log_joint = component_logpdf(x, means, stds, self.target.log_weights)
+        log_p = logsumexp(log_joint)
+        return np.exp(log_joint - log_p[..., None]), log_p, means, stds
+
+    # -- densities ---------------------------------------------------------------------
+
+    def logpdf(self, t, x):
+        """log p_t(x). t, x: broadcastable -> [*batch]"""
+        t, x = self._broadcast(t, x)
+        return self._responsibilities(t, x)[1]
+
+    def pdf(self, t, x):
+        """p_t(x), the density of x_t. t, x: broadcastable -> [*batch]"""
+        return np.exp(self.logpdf(t, x))
+
+    def cdf(self, t, x):
+        """F_t(x) = P(x_t <= x). t, x: broadcastable -> [*batch]"""
+        t, x = self._broadcast(t, x)
+        means, stds = self.components(t)
+        return np.exp(mixture_logcdf(x, means, stds, self.target.log_weights))
+
+    def ppf(self, t, u):
+        """F_t^{-1}(u). t, u: broadcastable, u in [0, 1] -> [*batch]"""
+        t = check_times("t", t)
+        u = _as_real_array("u", u)
+        if np.any((u < 0) | (u > 1)):
+            raise ValueError(f"u must lie in [0, 1], got values in [{u.min()}, {u.max()}]")
+        upper = u > 0.5
+        with np.errstate(divide="ignore"):
+            log_p = np.where(upper, np.log1p(-u), np.log(u))
+        return self._quantile(t, log_p, upper)
+
+    def score(self, t, x):
+        """d/dx log p_t(x) = -sum_k r_k (x - m_k) / v_k. t, x: broadcastable -> [*batch]"""
+        t, x = self._broadcast(t, x)
+        r, _, means, stds = self._responsibilities(t, x)
+        return -np.sum(r * (x[..., None] - means) / stds**2, axis=-1)
+
+    # -- conditional expectations and the flow -------------------------------------------
+
+    def posterior_mean(self, t, x):
+        """E[x_0 | x_t = x]. t, x: broadcastable -> [*batch]"""
+        t, x = self._broadcast(t, x)
+        return self._posterior_means(t, x)[0]
+
+    def noise_mean(self, t, x):
+        """E[x_1 | x_t = x]. t, x: broadcastable -> [*batch]"""
+        t, x = self._broadcast(t, x)
+        return self._posterior_means(t, x)[1]
+
+    def _posterior_means(self, t, x):
+        r, _, means, stds = self._responsibilities(t, x)
+        a = self.schedule.alpha(t)[..., None]
+        s = self.schedule.sigma(t)[..., None]
+        residual = (x[..., None] - means) / stds**2  # (x - m_k) / v_k
+        mean_x0 = self.target.means + a * self.target.stds**2 * residual
+        mean_x1 = s * residual
+        return np.sum(r * mean_x0, axis=-1), np.sum(r * mean_x1, axis=-1)
+
+    def posterior_x0(self, t, x):
+        """The law of x_0 given x_t = x, as (weights, means, stds) of a mixture.
+
+        Component k has weight r_k(t, x), mean E[x_0 | x_t = x, k] and variance
+        s_k^2 sigma_t^2 / v_k(t). t, x: broadcastable -> three arrays [*batch, K]
+        """
+        t, x = self._broadcast(t, x)
+        r, _, means, stds = self._responsibilities(t, x)
+        a = self.schedule.alpha(t)[..., None]
+        s = self.schedule.sigma(t)[..., None]
+        sd0 = self.target.stds
+        mean_x0 = self.target.means + a * sd0**2 * (x[..., None] - means) / stds**2
+        return r, mean_x0, sd0 * s / stds
+
+    def velocity(self, t, x):
+        """The probability-flow ODE right-hand side v_t(x) = alpha'_t E[x_0|x] + sigma'_t E[x_1|x].
+
+        t, x: broadcastable -> [*batch]
+        """
+        t, x = self._broadcast(t, x)
+        mean_x0, mean_x1 = self._posterior_means(t, x)
+        return self.schedule.d_alpha(t) * mean_x0 + self.schedule.d_sigma(t) * mean_x1
+
+    # -- exact flow map ------------------------------------------------------------------
+
+    def flow_map(self, x, t, s):
+        """The exact probability-flow map h_{t->s}(x) = F_s^{-1}(F_t(x)).
+
+        Follows the flow line through (t, x) to time s (either direction). The exact
+        consistency function is f*(t, x) = flow_map(x, t, 0). Both tail probabilities are
+        carried in log space, so points far in the tails map accurately. Returns x
+        itself where t == s.
+
+        x, t, s: broadcastable -> [*batch]
+        """
+        t, x = self._broadcast(t, x)
+        s = check_times("s", s)
+        t, x, s = np.broadcast_arrays(t, x, s)
+        means, stds = self.components(t)
+        # carry the smaller of the two tail probabilities, in log space, so that nothing
+        # cancels in 1 - F and nothing underflows far out in the tails
+        z = (x[..., None] - means) / stds
+        w = self.target.weights
+        lower_p, upper_p = special.ndtr(z) @ w, special.ndtr(-z) @ w
+        upper = upper_p < lower_p
+        with np.errstate(divide="ignore"):
+            log_p = np.log(np.where(upper, upper_p, lower_p))
+        far = log_p < -690.0  # beyond ~1e-300 recompute in log space before it underflows
+        if np.any(far):
+            z_far = np.where(upper[far][..., None], -z[far], z[far])
+            log_p[far] = logsumexp(self.target.log_weights + special.log_ndtr(z_far))
+        y = self._quantile(s, log_p, upper)
+        return np.where(t == s, x, y)
+
+    def consistency_function(self, t, x):
+        """The exact consistency function f*(t, x) = h_{t->0}(x). t, x: broadcastable"""
+        return self.flow_map(x, t, 0.0)
+
+    def trajectories(self, x_1, ts):
+        """Exact probability-flow paths started from the noise values x_1 at t = 1.
+
+        x_1: [n]; ts: [m] times in [0, 1]. returns [m, n], row i holding the points at ts[i].
+        """
+        x_1 = np.atleast_1d(_as_real_array("x_1", x_1))
+        ts = np.atleast_1d(check_times("ts", ts))
+        if x_1.ndim != 1 or ts.ndim != 1:
+            raise ValueError(f"x_1 and ts must be one-dimensional, got shapes {x_1.shape} and {ts.shape}")
+        return np.stack([self.flow_map(x_1, 1.0, s) for s in ts]) if ts.size else np.empty((0, x_1.size))
+
+    def _quantile(self, s, log_p, upper):
+        """Solve the (lower or upper) log tail probability of x_s = log_p for the point."""
+        s, log_p, upper = np.broadcast_arrays(s, log_p, upper)
+        out = np.empty(s.shape)
+        # one marginal per distinct time reuses that marginal's quantile table
+        # (the common case: s = 0 for f*, or a grid of times for trajectories)
+        times = np.unique(s)
+        if times.size <= 64:
+            for time in times:
+                sel = s == time
+                out[sel] = self.marginal(time).quantile_from_log(log_p[sel], upper[sel])
+            return out
+        means, stds = self.components(s)
+        finite = np.isfinite(log_p)
+        out[~finite] = np.where(upper[~finite], np.inf, -np.inf)
+        out[finite] = mixture_quantile(
+            log_p[finite], upper[finite], means[finite], stds[finite], self.target.log_weights
+        )
+        return out
+
+    # -- sampling --------------------------------------------------------------------------
+
+    def sample_endpoints(self, rng, n, t):
+        """Draw x_0 ~ target, x_1 ~ N(0, 1) and form x_t = alpha_t x_0 + sigma_t x_1 (seed eq. 2).
+
+        rng: numpy.random.Generator; n: int; t: scalar or [n].
+        returns (x_0 [n], x_1 [n], x_t [n])
+        """
+        n = _check_count(n)
+        _check_rng(rng)
+        t = check_times("t", t)
+        if t.ndim and t.shape != (n,):
+            raise ValueError(f"t must be a scalar or have shape ({n},), got shape {t.shape}")
+        x_0 = self.target.sample(rng, n)
+        x_1 = rng.standard_normal(n)
+        x_t = self.schedule.alpha(t) * x_0 + self.schedule.sigma(t) * x_1
+        return x_0, x_1, x_t
+
+    def sample(self, rng, n, t):
+        """Draw n samples of x_t. rng: numpy.random.Generator; t: scalar or [n]. returns [n]"""
+        return self.sample_endpoints(rng, n, t)[2]

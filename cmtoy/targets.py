@@ -1,0 +1,401 @@
+"""One-dimensional Gaussian mixtures: the target law of x_0, with exact pdf, cdf and ppf.
+
+A mixture with weights w_k, means mu_k and standard deviations s_k has
+
+    p(x) = sum_k w_k N(x; mu_k, s_k^2),      F(x) = sum_k w_k Phi((x - mu_k) / s_k).
+
+Every density and CDF here is evaluated in log space (log-sum-exp over components and
+``scipy.special.log_ndtr``), so far tails and very narrow components neither underflow
+nor produce warnings. The same array kernels serve the marginals p_t of the interpolant
+(see :mod:`cmtoy.interpolant`), whose components are Gaussians too.
+
+Shapes: ``x: [*batch]``; component arrays ``means, stds: [*batch, K]`` broadcast against
+``x[..., None]``; ``log_weights: [K]``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from scipy import special
+
+__all__ = ["GaussianMixture", "SEED_MIXTURE"]
+
+_LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
+_SQRT_2PI = np.sqrt(2.0 * np.pi)
+
+
+# ----------------------------------------------------------------------------------------
+# Array kernels shared by GaussianMixture and Interpolant (components broadcast over batch)
+# ----------------------------------------------------------------------------------------
+
+
+def logsumexp(a):
+    """log sum_k exp(a_k) over the last axis. a: [*batch, K] -> [*batch]
+
+    Pairwise ``np.logaddexp`` over the (few) components: stable for -inf entries and
+    several times faster than a general reduction when K is small.
+    """
+    out = a[..., 0]
+    for k in range(1, a.shape[-1]):
+        out = np.logaddexp(out, a[..., k])
+    return out
+
+
+def component_logpdf(x, means, stds, log_weights):
+    """log(w_k N(x; m_k, s_k^2)) for every component.
+
+    x: [*batch]; means, stds: [*batch, K] (or broadcastable); log_weights: [K]
+    returns [*batch, K]
+    """
+    z = (x[..., None] - means) / stds
+    return log_weights - 0.5 * z * z - np.log(stds) - _LOG_SQRT_2PI
+
+
+def mixture_logpdf(x, means, stds, log_weights):
+    """log p(x) of a mixture. Shapes as :func:`component_logpdf`; returns [*batch]."""
+    return logsumexp(component_logpdf(x, means, stds, log_weights))
+
+
+def mixture_logcdf(x, means, stds, log_weights, upper=False):
+    """log F(x) (or log(1 - F(x)) when ``upper``), accurate in both tails.
+
+    The upper tail is computed directly from Phi(-z), never as 1 - F, so it keeps its
+    relative precision. Shapes as :func:`component_logpdf`; returns [*batch].
+    """
+    z = (x[..., None] - means) / stds
+    if upper:
+        z = -z
+    return logsumexp(log_weights + special.log_ndtr(z))
+
+
+def _logcdf_and_logpdf(x, means, stds, log_weights):
+    """(log F(x), log p(x)) from one standardisation z = (x - m_k) / s_k."""
+    z = (x[..., None] - means) / stds
+    log_f = logsumexp(log_weights + special.log_ndtr(z))
+    log_p = logsumexp(log_weights - 0.5 * z * z - np.log(stds) - _LOG_SQRT_2PI)
+    return log_f, log_p
+
+
+def mixture_quantile(log_p, upper, means, stds, log_weights, x_init=None, lo=None, hi=None):
+    """Solve log F(y) = log_p (or log(1 - F(y)) = log_p where ``upper``) for y.
+
+    A safeguarded Newton iteration on the log-CDF: every iterate stays inside a bracket
+    that is known to contain the root, and a step that would leave it is replaced by
+    bisection, so the iteration cannot diverge even between well separated modes.
+
+    The default bracket comes from the component quantiles: if every component CDF is at
+    most p at y then so is their weighted mean, hence the root lies between the smallest
+    and the largest component quantile q_k = m_k + s_k Phi^{-1}(p).
+
+    log_p: [*batch] (<= 0); upper: [*batch] bool; means, stds: [*batch, K] or [K];
+    x_init, lo, hi: optional [*batch] starting point and bracket.
+    returns y: [*batch]
+    """
+    log_p, upper = np.broadcast_arrays(np.asarray(log_p, float), np.asarray(upper, bool))
+    shape = log_p.shape
+    log_p, upper = log_p.ravel(), upper.ravel()
+    shared = np.ndim(means) == 1 and np.ndim(stds) == 1  # one mixture for every point
+    if shared:
+        m, s = np.asarray(means, float)[None], np.asarray(stds, float)[None]
+    else:
+        k = np.shape(means)[-1]
+        m = np.broadcast_to(means, shape + (k,)).reshape(-1, k)
+        s = np.broadcast_to(stds, shape + (k,)).reshape(-1, k)
+    sign = np.where(upper, -1.0, 1.0)  # in signed coordinates an upper tail is a lower one
+
+    if lo is None or hi is None:
+        z_p = special.ndtri_exp(np.minimum(log_p, 0.0))[:, None]
+        q = sign[:, None] * m + s * z_p  # component quantiles, signed coordinates
+        lo, hi = q.min(axis=-1), q.max(axis=-1)
+    else:  # the caller's bracket, in x; convert to signed coordinates
+        lo, hi = np.broadcast_to(lo, shape).ravel(), np.broadcast_to(hi, shape).ravel()
+        lo, hi = np.where(upper, -hi, lo), np.where(upper, -lo, hi)
+    lo, hi = lo.astype(float), hi.astype(float)
+    y = 0.5 * (lo + hi) if x_init is None else sign * np.broadcast_to(x_init, shape).ravel()
+    y = np.clip(y, lo, hi)
+
+    weights = np.exp(log_weights)
+    # above ~1e-300 the plain CDF (ndtr) is accurate to rounding and cheaper than its log
+    plain = log_p > -690.0
+    p = np.exp(np.where(plain, log_p, 0.0))
+    active = np.arange(log_p.size)
+    for _ in range(200):
+        ya, sa = y[active], sign[active][:, None]
+        ma, sd = (m, s) if shared else (m[active], s[active])
+        z = (ya[:, None] - sa * ma) / sd  # signed coordinates: component k has mean sign * m_k
+        pl = plain[active]
+        # Newton on g(y) = F(y) - p (plain) or log F(y) - log p (far tails); step = g / g'
+        cdf = special.ndtr(z) @ weights
+        dens = (np.exp(-0.5 * z * z) / sd) @ weights / _SQRT_2PI
+        g = cdf - p[active]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            step = g / dens
+            if not np.all(pl):
+                far = ~pl
+                log_f, log_dens = _logcdf_and_logpdf(ya[far], sa[far] * ma, sd if shared else sd[far], log_weights)
+                g_far = log_f - log_p[active][far]
+                g[far] = g_far
+                step[far] = g_far * np.exp(log_f - log_dens)
+        lo_a = np.where(g < 0, ya, lo[active])
+        hi_a = np.where(g > 0, ya, hi[active])
+        lo[active], hi[active] = lo_a, hi_a
+        y_new = ya - step
+        bad = ~np.isfinite(y_new) | (y_new < lo_a) | (y_new > hi_a)
+        y_new = np.where(bad, 0.5 * (lo_a + hi_a), y_new)
+        y[active] = y_new
+        scale = 1.0 + np.abs(y_new)
+        # Newton converges quadratically: once a Newton step is below 1e-10, the
+        # iterate it produced is exact to rounding
+        done = (~bad & (np.abs(y_new - ya) <= 1e-10 * scale)) | (hi_a - lo_a <= 1e-15 * scale) | (g == 0)
+        active = active[~done]
+        if active.size == 0:
+            break
+    return (sign * y).reshape(shape)
+
+
+# ----------------------------------------------------------------------------------------
+# The mixture object
+# ----------------------------------------------------------------------------------------
+
+
+def _as_vector(name, value):
+    try:
+        arr = np.array(value, dtype=float)  # a copy: the caller's array is never touched
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a sequence of real numbers, got {value!r}") from None
+    if arr.ndim == 0:
+        arr = arr[None]
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty: a mixture needs at least one component")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite, got {arr.tolist()}")
+    return arr
+
+
+class GaussianMixture:
+    """A one-dimensional Gaussian mixture, validated and normalised at construction.
+
+    Parameters
+    ----------
+    means : sequence of float, [K]
+    stds : sequence of float, [K]
+        Standard deviations, each > 0.
+    weights : sequence of float, [K], optional
+        Non-negative, not all zero. They are divided by their sum (so ``[4, 1]`` means
+        ``[0.8, 0.2]``); the caller's array is never modified. Default: equal weights.
+
+    Raises
+    ------
+    ValueError
+        Naming the offending value: empty or mismatched lengths, non-finite entries,
+        a std <= 0, a negative weight, or weights that are all zero.
+
+    Examples
+    --------
+    >>> mix = GaussianMixture(means=[-1.0, 2.0], stds=[0.1, 0.1], weights=[0.8, 0.2])
+    >>> float(mix.cdf(0.5))
+    0.8
+    """
+
+    def __init__(self, means, stds, weights=None):
+        means = _as_vector("means", means)
+        stds = _as_vector("stds", stds)
+        weights = np.full(means.size, 1.0) if weights is None else _as_vector("weights", weights)
+        if not (means.size == stds.size == weights.size):
+            raise ValueError(
+                f"means, stds and weights must have the same length, got "
+                f"{means.size}, {stds.size} and {weights.size}"
+            )
+        if np.any(stds <= 0):
+            raise ValueError(f"stds must all be > 0, got {stds.tolist()}")
+        if np.any(weights < 0):
+            raise ValueError(f"weights must all be >= 0, got {weights.tolist()}")
+        if weights.sum() <= 0:
+            raise ValueError(f"weights must not all be zero, got {weights.tolist()}")
+        weights = weights / weights.sum()
+        for arr in (means, stds, weights):
+            arr.setflags(write=False)
+        self.means, self.stds, self.weights = means, stds, weights
+        with np.errstate(divide="ignore"):
+            self.log_weights = np.log(weights)
+        self.log_weights.setflags(write=False)
+        self._table = None  # lazily built quantile table, see _quantile_tables
+
+    def __repr__(self):
+        fmt = lambda a: "[" + ", ".join(f"{v:g}" for v in a) + "]"  # noqa: E731
+        return (
+            f"GaussianMixture(means={fmt(self.means)}, stds={fmt(self.stds)}, "
+            f"weights={fmt(self.weights)})"
+        )
+
+    def __eq__(self, other):
+        if not isinstance(other, GaussianMixture):
+            return NotImplemented
+        return all(
+            np.array_equal(a, b)
+            for a, b in [(self.means, other.means), (self.stds, other.stds), (self.weights, other.weights)]
+        )
+
+    __hash__ = None
+
+    @property
+    def n_components(self):
+        return self.means.size
+
+    @property
+    def mean(self):
+        """E[x] = sum_k w_k mu_k."""
+        return float(self.weights @ self.means)
+
+    @property
+    def var(self):
+        """Var[x] = sum_k w_k (s_k^2 + mu_k^2) - E[x]^2."""
+        return float(self.weights @ (self.stds**2 + self.means**2) - self.mean**2)
+
+    # -- sampling ---------------------------------------------------------------------
+
+    def sample(self, rng, n):
+        """Draw n independent samples.
+
+        rng: numpy.random.Generator; n: int >= 0. returns [n]
+        """
+        n = _check_count(n)
+        _check_rng(rng)
+        k = rng.choice(self.n_components, size=n, p=self.weights)
+        return self.means[k] + self.stds[k] * rng.standard_normal(n)
+
+    # -- densities --------------------------------------------------------------------
+
+    def logpdf(self, x):
+        """log p(x). x: [*batch] -> [*batch]"""
+        x = _as_real_array("x", x)
+        return mixture_logpdf(x, self.means, self.stds, self.log_weights)
+
+    def pdf(self, x):
+        """p(x). x: [*batch] -> [*batch]"""
+        return np.exp(self.logpdf(x))
+
+    def logcdf(self, x):
+        """log F(x), accurate far into the lower tail. x: [*batch] -> [*batch]"""
+        x = _as_real_array("x", x)
+        return mixture_logcdf(x, self.means, self.stds, self.log_weights)
+
+    def logsf(self, x):
+        """log(1 - F(x)), accurate far into the upper tail. x: [*batch] -> [*batch]"""
+        x = _as_real_array("x", x)
+        return mixture_logcdf(x, self.means, self.stds, self.log_weights, upper=True)
+
+    def cdf(self, x):
+        """F(x). x: [*batch] -> [*batch]"""
+        return np.exp(self.logcdf(x))
+
+    def sf(self, x):
+        """1 - F(x), computed without cancellation. x: [*batch] -> [*batch]"""
+        return np.exp(self.logsf(x))
+
+    def ppf(self, u):
+        """The quantile function F^{-1}(u), u in [0, 1]; ppf(0) = -inf, ppf(1) = +inf.
+
+        u: [*batch] -> [*batch]
+        """
+        u = _as_real_array("u", u)
+        if np.any((u < 0) | (u > 1)):
+            raise ValueError(f"u must lie in [0, 1], got values in [{u.min()}, {u.max()}]")
+        upper = u > 0.5
+        with np.errstate(divide="ignore"):
+            log_p = np.where(upper, np.log1p(-u), np.log(u))
+        return self.quantile_from_log(log_p, upper)
+
+    def quantile_from_log(self, log_p, upper):
+        """Solve log F(y) = log_p (lower tail) or log(1 - F(y)) = log_p (``upper``).
+
+        Working with log-probabilities of the nearer tail keeps full relative precision
+        far into both tails, which the exact flow map relies on. log_p = -inf gives
+        -inf (lower) or +inf (upper).
+
+        log_p: [*batch] (<= 0); upper: [*batch] bool. returns [*batch]
+        """
+        log_p, upper = np.broadcast_arrays(np.asarray(log_p, float), np.asarray(upper, bool))
+        # a table of log F and log S on a grid brackets each root within one grid cell,
+        # so the safeguarded Newton iteration needs only a few steps
+        lo = np.full(log_p.shape, np.nan)
+        hi = np.full(log_p.shape, np.nan)
+        guess = np.full(log_p.shape, np.nan)
+        for is_upper, (y_grid, key) in enumerate(self._quantile_tables()):
+            sel = (upper == bool(is_upper)) & np.isfinite(log_p)
+            lp = log_p[sel]
+            j = np.clip(np.searchsorted(key, lp), 1, key.size - 1)
+            inside = (lp > key[0]) & (lp <= key[-1])
+            a, b = y_grid[j - 1], y_grid[j]
+            frac = (lp - key[j - 1]) / (key[j] - key[j - 1])  # linear in the log key
+            lo[sel] = np.where(inside, np.minimum(a, b), np.nan)
+            hi[sel] = np.where(inside, np.maximum(a, b), np.nan)
+            guess[sel] = a + frac * (b - a)
+
+        out = np.where(upper, np.inf, -np.inf)
+        finite = np.isfinite(log_p)
+        tabled = finite & np.isfinite(lo)
+        if np.any(tabled):
+            out[tabled] = mixture_quantile(
+                log_p[tabled], upper[tabled], self.means, self.stds, self.log_weights,
+                x_init=guess[tabled], lo=lo[tabled], hi=hi[tabled],
+            )
+        beyond = finite & ~tabled  # further out than the table: component-quantile bracket
+        if np.any(beyond):
+            out[beyond] = mixture_quantile(
+                log_p[beyond], upper[beyond], self.means, self.stds, self.log_weights
+            )
+        return out
+
+    def _quantile_tables(self):
+        """((y, log F(y)), (y, log S(y))), each key strictly increasing, for bracketing.
+
+        The grid puts points at fixed standard-normal offsets around every component
+        (dense near the centre, out to 37 stds, where Phi underflows) plus a uniform
+        grid over the whole range, so both narrow modes and the gaps between them are
+        resolved.
+        """
+        if self._table is None:
+            z = np.concatenate([np.linspace(-8, 8, 321), np.linspace(-37, 37, 149)])
+            per_component = (self.means[:, None] + self.stds[:, None] * z).ravel()
+            span = np.linspace(per_component.min(), per_component.max(), 1024)
+            y = np.unique(np.concatenate([per_component, span]))  # increasing
+            tables = []
+            for upper in (False, True):
+                key = mixture_logcdf(y, self.means, self.stds, self.log_weights, upper=upper)
+                y_t, key = (y[::-1], key[::-1]) if upper else (y, key)  # make key increasing
+                keep = np.concatenate([[True], np.diff(key) > 0])  # drop flat runs
+                tables.append((y_t[keep], key[keep]))
+            self._table = tuple(tables)
+        return self._table
+
+
+def _as_real_array(name, value):
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number or array of real numbers, got {value!r}") from None
+    if np.any(np.isnan(arr)):
+        raise ValueError(f"{name} contains NaN")
+    return arr
+
+
+def _check_count(n):
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    return int(n)
+
+
+def _check_rng(rng):
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"rng must be a numpy.random.Generator (e.g. numpy.random.default_rng(0)), got {type(rng).__name__}"
+        )
+
+
+#: The seed page's mixture (means -1 and 2, stds 0.1, weights 0.8 and 0.2), defined once.
+SEED_MIXTURE = GaussianMixture(means=[-1.0, 2.0], stds=[0.1, 0.1], weights=[0.8, 0.2])
