@@ -136,22 +136,31 @@ def init_params(config, rng):
 # ----------------------------------------------------------------------------------------
 
 
+# Both overwrite z with a = act(z): z is not needed afterwards, and a [B, width]
+# allocation per layer is a measurable part of a step at this size.
+
+
 def _silu(z):
     s = expit(z)  # sigmoid(z), stable for large |z|
-    return z * s, s
+    return np.multiply(z, s, out=z), s  # a = z s
 
 
 def _d_silu(a, s):
-    return s + a * (1.0 - s)  # d/dz [z s(z)] = s + z s (1 - s) = s + a (1 - s)
+    d = 1.0 - s  # d/dz [z s(z)] = s + z s (1 - s) = s + a (1 - s)
+    d *= a
+    d += s
+    return d
 
 
 def _tanh(z):
-    a = np.tanh(z)
+    a = np.tanh(z, out=z)
     return a, a
 
 
 def _d_tanh(a, _):
-    return 1.0 - a * a  # d/dz tanh(z) = 1 - tanh(z)^2
+    d = a * a  # d/dz tanh(z) = 1 - tanh(z)^2
+    np.subtract(1.0, d, out=d)
+    return d
 
 
 _ACT = {"silu": (_silu, _d_silu), "tanh": (_tanh, _d_tanh)}
@@ -168,15 +177,28 @@ def _batch(*arrays):
     return [a.reshape(-1) for a in arrays], arrays[0].shape
 
 
-def _embed(t, x, n_fourier):
-    """h_0 = [x, t, sin(k pi t), cos(k pi t)] for k = 1..n_fourier. t, x: [B] -> [B, 2 + 2n]
+def _embed(t, x, n):
+    """h_0 = [x, t, sin(k pi t), cos(k pi t)] for k = 1..n. t, x: [B] -> [B, 2 + 2n]
 
+    The harmonics come from de Moivre's formula e^{i k pi t} = (e^{i pi t})^k: one complex
+    exponential per sample, then products e^{i (j + m) pi t} = e^{i j pi t} e^{i m pi t}
+    that double the range of known k at each pass: half the time of 2n sin/cos calls per
+    sample, and as accurate (for n = 16 both are within 1e-14 of 40-digit arithmetic: the
+    phase error of k pi t grows like k either way).
     """
-    angle = np.multiply.outer(t, np.pi * np.arange(1, n_fourier + 1))  # (B, n)
-    h_0 = np.empty((t.size, 2 + 2 * n_fourier))
+    h_0 = np.empty((t.size, 2 + 2 * n))
     h_0[:, 0], h_0[:, 1] = x, t
-    np.sin(angle, out=h_0[:, 2 : 2 + n_fourier])
-    np.cos(angle, out=h_0[:, 2 + n_fourier :])
+    if n == 0:
+        return h_0
+    e = np.empty((n, t.size), dtype=np.complex128)  # e[k - 1] = e^{i k pi t}
+    e[0] = np.exp(1j * np.pi * t)
+    m = 1  # e[:m] are known
+    while m < n:
+        new = min(m, n - m)
+        np.multiply(e[:new], e[m - 1], out=e[m : m + new])  # k = j + m for j = 1..new
+        m += new
+    h_0[:, 2 : 2 + n] = e.imag.T  # sin(k pi t)
+    h_0[:, 2 + n :] = e.real.T  # cos(k pi t)
     return h_0
 
 
@@ -212,14 +234,16 @@ def backward(params, cache, d_out, out=None):
     hs, auxs = cache
     grads = Params(params.config) if out is None else out
     d_z = np.asarray(d_out, dtype=np.float64).reshape(-1, 1)  # (B, 1)
+    ones = np.ones(d_z.shape[0])  # (B,)
     for layer in reversed(range(len(params.W))):
         h = hs[layer]
         np.matmul(h.T, d_z, out=grads.W[layer])  # z = h W + b  =>  dW = h^T dz
-        np.sum(d_z, axis=0, out=grads.b[layer])  #                  db = sum over the batch of dz
+        np.matmul(ones, d_z, out=grads.b[layer])  #                 db = 1^T dz, the sum over the batch
         if layer == 0:
             break  # the inputs t, x are not parameters (their derivatives: see jvp)
         d_h = d_z @ params.W[layer].T  # dh = dz W^T   (B, fan_in)
-        d_z = d_h * d_act(h, auxs[layer - 1])  # h = act(z)  =>  dz = dh act'(z)
+        d_h *= d_act(h, auxs[layer - 1])  # h = act(z)  =>  dz = dh act'(z)
+        d_z = d_h
     return grads
 
 
@@ -243,7 +267,7 @@ def jvp(params, t, x, d_t, d_x):
         z = h @ W + b
         dot_z = dot_h @ W  # the bias is constant
         h, aux = act(z)
-        dot_h = d_act(h, aux) * dot_z
+        dot_h = d_act(h, aux) * dot_z  # dot a = act'(z) dot z
     out = h @ params.W[-1] + params.b[-1]
     dot_out = dot_h @ params.W[-1]
     return out.reshape(shape), dot_out.reshape(shape)

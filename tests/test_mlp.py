@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from cmtoy.mlp import MLPConfig, Params, backward, forward, init_params, input_grads, jvp
+from cmtoy.mlp import MLPConfig, Params, _embed, backward, forward, init_params, input_grads, jvp
 
 H = 1e-6  # finite-difference step; truncation O(H^2) and rounding O(eps / H) are both << 1e-6
 
@@ -101,6 +101,14 @@ def test_input_grads_are_the_partial_derivatives():
     # linearity of the JVP in the tangent
     _, d_out = jvp(params, t, x, 0.5, -2.0)
     np.testing.assert_allclose(d_out, 0.5 * dF_dt - 2.0 * dF_dx, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_fourier", [0, 1, 2, 3, 7, 16])
+def test_time_embedding_is_x_t_and_the_harmonics_of_t(n_fourier):
+    t, x = random_inputs(n=50)
+    k = np.arange(1, n_fourier + 1)
+    expected = np.column_stack([x, t, np.sin(np.pi * np.outer(t, k)), np.cos(np.pi * np.outer(t, k))])
+    np.testing.assert_allclose(_embed(t, x, n_fourier), expected, rtol=0, atol=1e-13)
 
 
 def test_shapes_broadcast_and_round_trip():
