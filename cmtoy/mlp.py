@@ -206,7 +206,8 @@ def forward(params, t, x):
     """F_theta(t, x) and the cache that :func:`backward` needs.
 
     params: Params; t: [*batch]; x: [*batch] (already input-scaled by the caller)
-    returns out: [*batch], cache (a tuple of arrays; treat as opaque)
+    returns out: [*batch], cache = (hs, auxs): the input h_l of every layer and what each
+    activation saved for its derivative (sigmoid(z) for SiLU, tanh(z) for tanh)
     """
     act = _ACT[params.config.activation][0]
     (t, x), shape = _batch(t, x)
@@ -234,6 +235,8 @@ def backward(params, cache, d_out, out=None):
     hs, auxs = cache
     grads = Params(params.config) if out is None else out
     d_z = np.asarray(d_out, dtype=np.float64).reshape(-1, 1)  # (B, 1)
+    if d_z.shape[0] != hs[0].shape[0]:
+        raise ValueError(f"backward: d_out has {d_z.shape[0]} entries, the forward batch had {hs[0].shape[0]}")
     ones = np.ones(d_z.shape[0])  # (B,)
     for layer in reversed(range(len(params.W))):
         h = hs[layer]

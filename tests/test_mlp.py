@@ -133,6 +133,8 @@ def test_backward_writes_into_out_and_mutates_nothing_else():
     np.testing.assert_array_equal(buffer.flat, fresh.flat)
     np.testing.assert_array_equal(params.flat, before_params)
     np.testing.assert_array_equal(d_out, before_d_out)
+    with pytest.raises(ValueError, match="d_out has 6 entries"):
+        backward(params, cache, d_out[:-1])
 
 
 def test_params_views_share_the_flat_buffer():
