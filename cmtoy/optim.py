@@ -79,6 +79,8 @@ def adam_step(theta, grad, state, lr, config=AdamConfig()):
             f"adam_step: theta {theta.shape}, grad {grad.shape} and state {state.m.shape} "
             f"must have the same shape"
         )
+    if not lr >= 0.0:
+        raise ValueError(f"adam_step: lr must be a number >= 0, got {lr!r}")
     if state.scratch is None:
         state.scratch = np.empty_like(theta)
     b1, b2, tmp = config.beta1, config.beta2, state.scratch

@@ -58,6 +58,8 @@ def test_adam_zero_gradient_is_a_zero_step_and_bad_input_raises():
     np.testing.assert_array_equal(theta, [3.0, 4.0])
     with pytest.raises(ValueError, match="same shape"):
         adam_step(theta, np.zeros(3), AdamState.zeros(2), lr=1.0)
+    with pytest.raises(ValueError, match="lr must be"):
+        adam_step(theta, np.zeros(2), AdamState.zeros(2), lr=float("nan"))
     with pytest.raises(ValueError, match="beta1"):
         AdamConfig(beta1=1.0)
     with pytest.raises(ValueError, match="eps"):
