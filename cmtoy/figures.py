@@ -1,0 +1,238 @@
+"""The documentation figures: one function each, and the registry the command line uses.
+
+Each ``*_figure`` function builds its figure from the exact interpolant (seed mixture,
+linear schedule unless told otherwise), returns the ``Figure`` so that notebooks can show
+it, and writes it when given a ``path``. :data:`FIGURES` maps each name of
+``python -m cmtoy figures --only NAME`` to its file name and function; :func:`write_figures`
+writes a selection into a directory.
+
+Files are byte-stable: no dates or version strings in their metadata, a fixed SVG hash
+salt (see :data:`cmtoy.plotting.STYLE`), and each file is written to a temporary name
+and renamed, so a failed run never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from .interpolant import Interpolant
+from .plotting import (
+    BACKGROUND, LINE, figure_style, styled, interpolant_paths, make_flow_axes, noise_quantiles,
+    plot_arrow, plot_density, plot_marginal, plot_paths, plot_points, plot_schedule,
+)
+from .schedules import LinearSchedule
+from .targets import SEED_MIXTURE, GaussianMixture
+
+__all__ = [
+    "FIGURES", "write_figures", "save_figure", "probability_flow_figure",
+    "integration_figure", "slope_distribution_figure", "sample_posterior_x0",
+]
+
+# The metadata keys matplotlib would fill with a date or its version, per format.
+_NO_METADATA = {
+    "png": {"Software": None},
+    "svg": {"Date": None, "Creator": None},
+    "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
+}
+
+SLOPE_TIMES = (0.2, 0.4, 0.6, 0.8)  # the times t of slope_distribution_{0..3}
+
+
+def _seed_interpolant():
+    return Interpolant(SEED_MIXTURE, LinearSchedule())
+
+
+def save_figure(figure, path):
+    """Write ``figure`` to ``path`` (format from the suffix), byte-stable and atomically.
+
+    The file appears complete or not at all: it is written to a temporary file in the
+    same directory, then renamed over ``path``. OSError propagates (unwritable place).
+    """
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # os.open with mode 0o666 leaves the permissions to the umask, like a plain open()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as stream, figure_style():
+            figure.savefig(stream, format=fmt, metadata=_NO_METADATA.get(fmt))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _draw_frame(axes, interp):
+    """The parts every seed figure shares: the schedule strip and the two marginals."""
+    x = np.linspace(*axes.flow.get_ylim(), 601)
+    plot_schedule(axes.schedule, interp.schedule)
+    plot_marginal(axes.x_0, x, interp.pdf(0.0, x))
+    plot_marginal(axes.x_1, x, interp.pdf(1.0, x))
+
+
+def _finish(figure, path):
+    if path is not None:
+        save_figure(figure, path)
+    return figure
+
+
+@styled
+def probability_flow_figure(path=None, *, interp=None, n_paths=16):
+    """Seed figure 1: the density of x_t over (t, x) and exact probability-flow paths.
+
+    ``n_paths`` white trajectories start at evenly spaced noise quantiles at t = 1 and
+    follow the exact flow map h_{1->t} = F_t^{-1} o F_1 back to t = 0.
+    """
+    interp = _seed_interpolant() if interp is None else interp
+    axes = make_flow_axes(schedule_grid=True)
+    _draw_frame(axes, interp)
+    plot_density(axes.flow, interp)
+    ts = np.linspace(0.0, 1.0, 201)
+    plot_paths(axes.flow, ts, interp.trajectories(noise_quantiles(n_paths), ts),
+               color="white", alpha=0.5, linewidth=1.0)
+    return _finish(axes.figure, path)
+
+
+def _through_two_points(schedule, s, x_s, t, x_t):
+    """The pair (x_0, x_1) whose interpolant path passes through (s, x_s) and (t, x_t)."""
+    a = np.array([[schedule.alpha(s), schedule.sigma(s)], [schedule.alpha(t), schedule.sigma(t)]])
+    return np.linalg.solve(a.astype(float), [x_s, x_t])
+
+
+@styled
+def integration_figure(path=None, *, annotated=False, interp=None, s=0.5, t=0.7, n_paths=8):
+    """Seed figure 2, one step of the inductive process (and its annotated variant).
+
+    Two points (s, x_s) and (t, x_t), s < t, lie on one interpolant path x_0 -> x_1 (the
+    straight orange line). The exact flow trajectories through them (solid from s,
+    dashed from t) land at different points at t = 0: a consistency function trained
+    on this pair learns f(t, x_t) from the target f(s, x_s). The points are on the top
+    two of ``n_paths`` grey trajectories started at noise quantiles.
+
+    ``annotated`` labels x_0, x_1, x_t, x_{t+dt} and draws the arrows F_t (the exact
+    map of the earlier point) and f_theta (the model at the later point).
+    """
+    interp = _seed_interpolant() if interp is None else interp
+    if not 0.0 < s < t <= 1.0:
+        raise ValueError(f"need 0 < s < t <= 1, got s={s!r}, t={t!r}")
+    axes = make_flow_axes(x_lim=(-2.0, 4.0) if annotated else (-3.0, 3.0), schedule_grid=annotated)
+    _draw_frame(axes, interp)
+    ax = axes.flow
+    noise = noise_quantiles(n_paths)
+    x_s, x_t = interp.flow_map(noise[-1], 1.0, s), interp.flow_map(noise[-2], 1.0, t)
+    x_0, x_1 = _through_two_points(interp.schedule, s, x_s, t, x_t)
+    ts = np.linspace(0.0, 1.0, 201)
+    style = dict(color=BACKGROUND, linewidth=1.0, zorder=1)
+    plot_paths(ax, ts, interp.trajectories(noise[:-2], ts), **style)
+    for start, point in ((s, x_s), (t, x_t)):  # the two chosen paths, grey after the point
+        later = np.linspace(start, 1.0, 101)
+        plot_paths(ax, later, interp.flow_map(point, start, later), **style)
+    plot_paths(ax, ts, interpolant_paths(interp.schedule, x_0, x_1, ts), color=LINE,
+               linewidth=1.0, zorder=2)
+    ends = []
+    for start, point, dash in ((s, x_s, "-"), (t, x_t, "--")):
+        earlier = np.linspace(0.0, start, 101)
+        back = interp.flow_map(point, start, earlier)
+        plot_paths(ax, earlier, back, color="black", linestyle=dash, zorder=3)
+        ends.append(back[0])
+    if not annotated:
+        plot_points(ax, [s, t], [x_s, x_t], [r"$(s, x_s)$", r"$(t, x_t)$"], [(8, 20), (0, -20)])
+        return _finish(axes.figure, path)
+    plot_points(ax, [s, t], [x_s, x_t], [r"$x_t$", r"$x_{t+\Delta t}$"], [(0, 16), (14, 16)])
+    plot_points(ax, [0.0, 0.0], ends, size=5.0)
+    plot_points(ax, [0.0, 1.0], [x_0, x_1], [r"$x_0$", r"$x_1$"], [(12, 16), (-12, -20)],
+                color=LINE, size=5.0)
+    plot_arrow(ax, (s - 0.02, x_s + 0.2), (0.03, ends[0] + 0.1), curvature=0.4)
+    plot_arrow(ax, (t - 0.03, x_t - 0.06), (0.03, ends[1] - 0.12), curvature=-0.35)
+    ax.text(0.27, 2.75, r"$F_t$", ha="center", va="center")
+    ax.text(0.29, -0.05, r"$f_\theta$", ha="center", va="center")
+    return _finish(axes.figure, path)
+
+
+def sample_posterior_x0(interp, rng, n, t, x_t):
+    """Draw n samples of x_0 given x_t = x_t at time t > 0 (the mixture posterior_x0).
+
+    rng: numpy.random.Generator. returns [n]
+    """
+    weights, means, stds = interp.posterior_x0(t, x_t)
+    return GaussianMixture(means, stds, weights).sample(rng, n)
+
+
+@styled
+def slope_distribution_figure(path=None, *, t=0.4, interp=None, n_lines=50, n_paths=16,
+                              path_index=12, seed=0):
+    """Interpolant paths x_0 -> x_1 through one point (t, x_t), x_0 from the posterior.
+
+    The point lies on trajectory ``path_index`` of ``n_paths`` (black; the others grey).
+    The ``n_lines`` orange lines are the interpolant paths of pairs (x_0, x_1) with
+    x_0 ~ p(x_0 | x_t) and x_1 = (x_t - alpha_t x_0) / sigma_t: their mean slope at t is
+    the flow velocity v_t(x_t), the tangent of the black trajectory (seed eq. 2 and the
+    definition of v_t as E[d x_t / dt | x_t]).
+    """
+    interp = _seed_interpolant() if interp is None else interp
+    if not 0.0 < t < 1.0:
+        raise ValueError(f"t must lie in (0, 1) for posterior lines, got {t!r}")
+    axes = make_flow_axes(schedule_grid=True)
+    _draw_frame(axes, interp)
+    ax = axes.flow
+    noise = noise_quantiles(n_paths)
+    ts = np.linspace(0.0, 1.0, 201)
+    paths = interp.trajectories(noise, ts)
+    x_t = float(interp.flow_map(noise[path_index], 1.0, t))
+    x_0 = sample_posterior_x0(interp, np.random.default_rng(seed), n_lines, t, x_t)
+    x_1 = (x_t - interp.schedule.alpha(t) * x_0) / interp.schedule.sigma(t)
+    others = np.delete(np.arange(n_paths), path_index)
+    plot_paths(ax, ts, paths[:, others], color=BACKGROUND, linewidth=1.0, zorder=1)
+    plot_paths(ax, ts, interpolant_paths(interp.schedule, x_0, x_1, ts), color=LINE,
+               alpha=0.5, zorder=2)
+    plot_paths(ax, ts, paths[:, path_index], color="black", zorder=3)
+    plot_points(ax, [t], [x_t], [r"$(t, x_t)$"], [(0, 20)], size=4.0)
+    return _finish(axes.figure, path)
+
+
+class FigureSpec(NamedTuple):
+    filename: str  # written into the output directory
+    make: Callable  # make(path) -> Figure
+
+
+FIGURES = {
+    "probability_flow": FigureSpec("probability_flow.png", probability_flow_figure),
+    "consistency_model_integration": FigureSpec(
+        "consistency_model_integration.svg", integration_figure),
+    "consistency_models_integration": FigureSpec(
+        "consistency_models_integration.svg",
+        functools.partial(integration_figure, annotated=True)),
+    **{
+        f"slope_distribution_{i}": FigureSpec(
+            f"slope_distribution_{i}.svg", functools.partial(slope_distribution_figure, t=t))
+        for i, t in enumerate(SLOPE_TIMES)
+    },
+}
+
+
+def write_figures(out_dir, names=None, *, log=None):
+    """Write the named figures (all when None) into ``out_dir``; returns the paths.
+
+    Raises ValueError for an unknown name (listing the valid ones) and OSError when the
+    directory cannot be created or written.
+    """
+    names = list(FIGURES) if names is None else list(names)
+    unknown = [name for name in names if name not in FIGURES]
+    if unknown:
+        raise ValueError(f"unknown figure {unknown[0]!r}; valid names: {', '.join(FIGURES)}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names:
+        spec = FIGURES[name]
+        written.append(out_dir / spec.filename)
+        spec.make(written[-1])
+        if log is not None:
+            log(f"wrote {written[-1]}")
+    return written
