@@ -24,6 +24,9 @@ def add_figures_command(subparsers):
     parser.add_argument("--only", nargs="+", metavar="NAME",
                         help="write only these figures (see --list)")
     parser.add_argument("--list", action="store_true", help="list the figure names and files, then exit")
+    parser.add_argument("--retrain", action="store_true",
+                        help="train the reference model of the learned-model figures again, "
+                             "even if DIR holds an up-to-date one")
     parser.set_defaults(handler=run_figures)
 
 
@@ -41,7 +44,7 @@ def run_figures(args):
             print(f"  {name}", file=sys.stderr)
         return 2
     try:
-        write_figures(args.out, args.only, log=print)
+        write_figures(args.out, args.only, retrain=args.retrain, log=print)
     except OSError as error:
         where = error.filename or args.out
         print(f"cmtoy figures: cannot write to {where}: {error.strerror or error}", file=sys.stderr)

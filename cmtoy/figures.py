@@ -29,7 +29,7 @@ from .schedules import LinearSchedule
 from .targets import SEED_MIXTURE, GaussianMixture
 
 __all__ = [
-    "FIGURES", "write_figures", "save_figure", "probability_flow_figure",
+    "FIGURES", "SEED_FIGURES", "write_figures", "save_figure", "probability_flow_figure",
     "integration_figure", "slope_distribution_figure", "sample_posterior_x0",
 ]
 
@@ -196,10 +196,36 @@ def slope_distribution_figure(path=None, *, t=0.4, interp=None, n_lines=50, n_pa
     return _finish(axes.figure, path)
 
 
+# -- figures of the learned reference model (cmtoy.learned_figures loads only for these) --
+
+
+def _flow_map_learned(path, model, history):
+    from .learned_figures import flow_map_learned_figure
+    return flow_map_learned_figure(_seed_interpolant(), model, path)
+
+
+def _few_step_samples(path, model, history):
+    from .learned_figures import few_step_samples_figure
+    return few_step_samples_figure(_seed_interpolant(), model, path)
+
+
+def _training_curve(path, model, history):
+    from .learned_figures import training_curve_figure
+    return training_curve_figure(history, path)
+
+
+def _induction_error(path):
+    from .learned_figures import induction_error_figure
+    return induction_error_figure(_seed_interpolant(), path)
+
+
 class FigureSpec(NamedTuple):
     filename: str  # written into the output directory
-    make: Callable  # make(path) -> Figure
+    make: Callable  # make(path) -> Figure, or make(path, model, history) if needs_model
+    needs_model: bool = False  # drawn with the reference model of cmtoy.learned_figures
 
+
+MODEL_FILE = "reference_model.npz"  # the reference model, cached next to the figures
 
 FIGURES = {
     "probability_flow": FigureSpec("probability_flow.png", probability_flow_figure),
@@ -213,12 +239,19 @@ FIGURES = {
             f"slope_distribution_{i}.svg", functools.partial(slope_distribution_figure, t=t))
         for i, t in enumerate(SLOPE_TIMES)
     },
+    "induction_error": FigureSpec("induction_error.svg", _induction_error),
+    "flow_map_learned": FigureSpec("flow_map_learned.png", _flow_map_learned, True),
+    "few_step_samples": FigureSpec("few_step_samples.svg", _few_step_samples, True),
+    "training_curve": FigureSpec("training_curve.svg", _training_curve, True),
 }
+SEED_FIGURES = [name for name in FIGURES if name.startswith(("probability", "consistency", "slope"))]
 
 
-def write_figures(out_dir, names=None, *, log=None):
+def write_figures(out_dir, names=None, *, retrain=False, log=None):
     """Write the named figures (all when None) into ``out_dir``; returns the paths.
 
+    Figures of the learned model use the reference model cached in ``out_dir`` as
+    MODEL_FILE, trained first if it is missing or stale (or if ``retrain``).
     Raises ValueError for an unknown name (listing the valid ones) and OSError when the
     directory cannot be created or written.
     """
@@ -228,11 +261,16 @@ def write_figures(out_dir, names=None, *, log=None):
         raise ValueError(f"unknown figure {unknown[0]!r}; valid names: {', '.join(FIGURES)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    learned = ()
+    if any(FIGURES[name].needs_model for name in names):
+        from .learned_figures import reference_model
+
+        learned = reference_model(_seed_interpolant(), out_dir / MODEL_FILE, retrain=retrain, log=log)
     written = []
     for name in names:
         spec = FIGURES[name]
         written.append(out_dir / spec.filename)
-        spec.make(written[-1])
+        spec.make(written[-1], *learned) if spec.needs_model else spec.make(written[-1])
         if log is not None:
             log(f"wrote {written[-1]}")
     return written

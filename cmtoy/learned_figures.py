@@ -1,0 +1,202 @@
+"""Documentation figures of a *learned* consistency model, scored against the exact one.
+
+Only an exact 1-D explorer can draw these: the learned f_theta next to the exact
+f*(t, x) = F_0^{-1}(F_t(x)) and their difference over the whole (t, x) plane; few-step
+samples over the exact target density with their exact W1; the induction error of
+consistency training against dt. Each function takes the model (and its training
+history) as arguments: drawing never trains. The model they are drawn with for the
+documentation comes from :func:`reference_model`, a seeded training run whose result
+is cached next to the figures and rebuilt when missing or stale.
+
+``model`` is a :class:`cmtoy.consistency.ConsistencyModel`, or anything with
+``model(t, x) -> [*batch]`` and a ``schedule`` attribute.
+"""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+import numpy as np
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+
+from .metrics import induction_error, wasserstein1
+from .plotting import styled
+from .sampling import sample
+
+__all__ = [
+    "flow_map_learned_figure", "few_step_samples_figure", "induction_error_figure",
+    "training_curve_figure", "compact_history", "reference_model", "REFERENCE_TRAINING",
+]
+
+# The seeded run the documentation's learned-model figures show (cmtoy.TrainConfig fields).
+REFERENCE_TRAINING = dict(method="cd", steps=20_000, seed=0, eval_every=1_000)
+STEP_TIMES = {1: (1.0,), 2: (1.0, 0.5), 4: (1.0, 0.75, 0.5, 0.25)}  # few-step sampling times
+CURVE_TIMES = (0.1, 0.4, 0.7, 1.0)  # times of the f_theta vs f* curves
+
+
+def _t_colors(n):
+    return matplotlib.colormaps["viridis"](np.linspace(0.0, 0.85, n))
+
+
+@styled
+def flow_map_learned_figure(interp, model, path=None, *, x_lim=(-3.0, 3.0), n_t=200, n_x=150):
+    """Left: f_theta(t, .) (dashed) over f*(t, .) (solid) at CURVE_TIMES. Right: |f_theta - f*|.
+
+    The error map is drawn over (t, x) on a log colour scale, with the contour of the
+    density p_t at 1% of its peak, so that errors where no x_t ever lands are told apart
+    from errors that matter.
+    """
+    figure = Figure(figsize=(9.0, 3.8))
+    left, right = figure.subplots(1, 2, gridspec_kw=dict(left=0.07, right=0.97, bottom=0.16,
+                                                         top=0.92, wspace=0.25))
+    x = np.linspace(*x_lim, 401)
+    for t, color in zip(CURVE_TIMES, _t_colors(len(CURVE_TIMES))):
+        left.plot(x, interp.flow_map(x, t, 0.0), color=color, label=f"$t = {t:g}$")
+        left.plot(x, model(np.full_like(x, t), x), color=color, linestyle="--")
+    left.plot([], [], color="grey", label=r"$f^*$ exact")
+    left.plot([], [], color="grey", linestyle="--", label=r"$f_\theta$ learned")
+    left.set(xlim=x_lim, xlabel="$x_t$", ylabel="$x_0$", title="consistency function")
+    left.legend(fontsize=10, loc="upper left", frameon=False)
+    ts = (np.arange(n_t) + 0.5) / n_t
+    xs = x_lim[0] + (np.arange(n_x) + 0.5) * (x_lim[1] - x_lim[0]) / n_x
+    t_grid, x_grid = np.meshgrid(ts, xs)  # [n_x, n_t]
+    error = np.abs(model(t_grid, x_grid) - interp.flow_map(x_grid, t_grid, 0.0))
+    image = right.imshow(np.maximum(error, 1e-4), extent=(0.0, 1.0, *x_lim), origin="lower",
+                         aspect="auto", norm=LogNorm(1e-3, 1.0), cmap="magma")
+    p = interp.pdf(t_grid, x_grid)
+    right.contour(t_grid, x_grid, p / p.max(axis=0), levels=[0.01], colors="white",
+                  linewidths=0.8)
+    right.set(xlabel="$t$", ylabel="$x_t$", title=r"$|f_\theta(t, x_t) - f^*(t, x_t)|$")
+    figure.colorbar(image, ax=right, pad=0.02)
+    return _finish(figure, path)
+
+
+@styled
+def few_step_samples_figure(interp, model, path=None, *, n=100_000, seed=0, x_lim=(-2.0, 3.0)):
+    """Histograms of 1-, 2- and 4-step samples over the exact target density, W1 in the legend.
+
+    W1 is exact (``cmtoy.wasserstein1`` against the target CDF); the sampling floor at
+    n samples is about 1/sqrt(n) times the target's spread.
+    """
+    figure = Figure(figsize=(7.0, 4.0))
+    ax = figure.subplots(gridspec_kw=dict(left=0.1, right=0.97, bottom=0.15, top=0.97))
+    x = np.linspace(*x_lim, 1001)
+    ax.fill_between(x, interp.target.pdf(x), color="0.85", label="target $p(x_0)$")
+    bins = np.linspace(*x_lim, 201)
+    for (steps, times), color in zip(STEP_TIMES.items(), ("#ff4500", "#4169e1", "black")):
+        samples = sample(model, np.random.default_rng([seed, steps]), n, times=times)
+        w1 = wasserstein1(samples, interp.target)
+        ax.hist(samples, bins=bins, density=True, histtype="step", color=color, linewidth=1.2,
+                label=f"{steps}-step, $W_1 = {w1:.3f}$")
+    ax.set(xlim=x_lim, xlabel="$x_0$", ylabel="density")
+    ax.legend(fontsize=11, frameon=False)
+    return _finish(figure, path)
+
+
+@styled
+def induction_error_figure(interp, path=None, *, t=0.5, dts=None, n=256, seed=0):
+    """The induction error of consistency training against dt, on log-log axes.
+
+    Plots the bias (median |E[f*(t, x_t) | x_{t+dt}] - f*(t+dt, x_{t+dt})|, slope ~2) and
+    the spread (median std of f*(t, x_t) given x_{t+dt}, slope ~1) from
+    ``cmtoy.metrics.induction_error``, with their fitted log-log slopes.
+    """
+    dts = np.geomspace(1e-4, 1e-2, 9) if dts is None else dts  # the small-dt regime
+    curve = induction_error(interp, t, dts, n=n, seed=seed)
+    figure = Figure(figsize=(6.0, 4.0))
+    ax = figure.subplots(gridspec_kw=dict(left=0.13, right=0.97, bottom=0.15, top=0.97))
+    ax.loglog(curve.dts, curve.spread, "o-", color="#4169e1", markersize=4,
+              label=f"spread, slope {curve.spread_slope:.2f}")
+    ax.loglog(curve.dts, curve.bias, "s-", color="#ff4500", markersize=4,
+              label=f"bias, slope {curve.bias_slope:.2f}")
+    ax.loglog(curve.dts, curve.mean_bias, ":", color="#ff4500",
+              label=r"bias, mean over $x_{t+\Delta t}$ (jumps of $f^*$)")
+    ax.set(xlabel=r"$\Delta t$", ylabel=f"error of the target at $t = {t:g}$")
+    ax.grid(which="major")
+    ax.legend(fontsize=11, frameon=False)
+    return _finish(figure, path)
+
+
+def compact_history(history, block=100):
+    """A training history with the loss as means over blocks of ``block`` steps.
+
+    history: as returned by ``cmtoy.train`` ({"loss": [steps], "evals": [...]}), or already
+    compact. returns {"loss_steps": [m], "loss": [m], "evals": [...]} (eval times dropped,
+    so that the stored history of a seeded run is the same on every machine)
+    """
+    if "loss_steps" in history:
+        return history
+    loss = np.asarray(history["loss"], dtype=float)
+    m = loss.size // block
+    evals = [{k: int(v) if k == "step" else float(v) for k, v in e.items() if k != "seconds"}
+             for e in history["evals"]]
+    return {"loss_steps": ((np.arange(m) + 1) * block).tolist(),
+            "loss": loss[: m * block].reshape(m, block).mean(axis=1).tolist(), "evals": evals}
+
+
+@styled
+def training_curve_figure(history, path=None):
+    """The loss (means over blocks of steps) and the exact metrics during training.
+
+    history: as returned by ``cmtoy.train`` or :func:`compact_history`.
+    """
+    history = compact_history(history)
+    figure = Figure(figsize=(7.0, 5.0))
+    top, bottom = figure.subplots(2, 1, sharex=True, gridspec_kw=dict(
+        left=0.12, right=0.97, bottom=0.11, top=0.97, hspace=0.08))
+    top.semilogy(history["loss_steps"], history["loss"], color="black")
+    top.set(ylabel="loss")
+    steps = [e["step"] for e in history["evals"]]
+    for key, label, color in (("w1_1step", "1-step $W_1$", "#ff4500"),
+                              ("w1_2step", "2-step $W_1$", "#4169e1"),
+                              ("flow_map_error", r"$E|f_\theta - f^*|$", "black")):
+        bottom.semilogy(steps, [e[key] for e in history["evals"]], "o-", markersize=3,
+                        color=color, label=label)
+    bottom.set(xlabel="training step", ylabel="exact metric")
+    bottom.legend(fontsize=11, frameon=False)
+    for ax in (top, bottom):
+        ax.grid(which="major")
+    return _finish(figure, path)
+
+
+def _finish(figure, path):
+    if path is not None:
+        from .figures import save_figure  # the one writer of figure files
+
+        save_figure(figure, path)
+    return figure
+
+
+# -- the model the documentation shows ----------------------------------------------------
+
+
+def reference_model(interp, path, *, training=None, retrain=False, log=None):
+    """The seeded reference model and its history: loaded from ``path`` or trained and saved.
+
+    The file (a ``ConsistencyModel.save`` archive whose metadata holds the training
+    settings and a compact history) is reused only when its settings equal ``training``
+    (default :data:`REFERENCE_TRAINING`); otherwise the run is repeated. Training is
+    deterministic, so a rebuilt file holds the same model.
+
+    returns (model, history), history as :func:`compact_history`
+    """
+    from .checkpoint import load_checkpoint  # training modules load only when needed
+    from .consistency import load_model
+    from .training import TrainConfig, train
+
+    training = dict(REFERENCE_TRAINING if training is None else training)
+    if not retrain:
+        try:
+            extra = load_checkpoint(path)[1].get("extra", {})
+            if extra.get("training") == training:
+                return load_model(path), extra["history"]
+        except (OSError, ValueError, KeyError):
+            pass  # missing, unreadable or stale: train again
+    if log is not None:
+        log(f"training the reference model {json.dumps(training)} -> {path}")
+    model, history = train(interp, TrainConfig(**training, progress=log is not None))
+    history = compact_history(history)
+    model.save(path, extra={"training": training, "history": history})
+    return model, history
