@@ -212,6 +212,8 @@ class Interpolant:
         t, x = self._broadcast(t, x)
         s = check_times("s", s)
         t, x, s = np.broadcast_arrays(t, x, s)
+        shape = x.shape
+        t, x, s = t.ravel(), x.ravel(), s.ravel()  # 1-D, so that scalars can be written into
         means, stds = self.components(t)
         # carry the smaller of the two tail probabilities, in log space, so that nothing
         # cancels in 1 - F and nothing underflows far out in the tails
@@ -227,7 +229,7 @@ class Interpolant:
             z_far = np.where(upper[far][..., None], -z[far], z[far])
             log_p[far] = logsumexp(self.target.log_weights + special.log_ndtr(z_far))
         y = self._quantile(s, log_p, upper)
-        return np.where(t == s, x, y)
+        return np.where(t == s, x, y).reshape(shape)
 
     def consistency_function(self, t, x):
         """The exact consistency function f*(t, x) = h_{t->0}(x). t, x: broadcastable"""

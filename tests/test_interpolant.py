@@ -169,3 +169,12 @@ def test_properties_over_random_mixtures(params, t, s, schedule_name):
     assert np.all(np.diff(y) >= 0)
     np.testing.assert_array_equal(interp.flow_map(x, t, t), x)
     np.testing.assert_allclose(interp.cdf(s, y), interp.cdf(t, x), atol=1e-12)
+
+
+def test_flow_map_takes_scalars():
+    # regression: the in-place upper-tail write failed on a 0-d x with a TypeError
+    interp = cmtoy.Interpolant(cmtoy.SEED_MIXTURE)
+    y = interp.flow_map(0.5, 1.0, 0.3)
+    assert np.shape(y) == () and y == interp.flow_map(np.array([0.5]), 1.0, 0.3)[0]
+    assert interp.consistency_function(0.5, -0.2) == interp.flow_map(np.array([-0.2]), 0.5, 0.0)[0]
+    assert interp.flow_map(np.ones((2, 3)), 0.5, np.zeros((4, 1, 1))).shape == (4, 2, 3)
