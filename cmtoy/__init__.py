@@ -6,7 +6,10 @@ stochastic interpolant x_t = alpha_t x_0 + sigma_t x_1 of Albergo et al. 2023
 which cmtoy computes exactly and uses as ground truth.
 """
 
+from .checkpoint import CheckpointError
 from .interpolant import Interpolant
+from .mlp import MLPConfig
+from .optim import LRSchedule
 from .schedules import CosineSchedule, LinearSchedule, Schedule
 from .targets import SEED_MIXTURE, GaussianMixture
 
@@ -19,4 +22,7 @@ __all__ = [
     "LinearSchedule",
     "CosineSchedule",
     "Interpolant",
+    "MLPConfig",
+    "LRSchedule",
+    "CheckpointError",
 ]
