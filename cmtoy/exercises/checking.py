@@ -103,7 +103,18 @@ def _as_outputs(value, n_outputs):
         return f"your function should return numbers, got {describe(value)}"
 
 
+def _mistaken_answer(mistake, case, n_outputs):
+    """The mistake's answer on a case, or None where that mistake cannot happen (e.g. shapes)."""
+    try:
+        answer = _as_outputs(mistake.answer(*case.args), n_outputs)
+    except (ValueError, TypeError, ZeroDivisionError):
+        return None
+    return None if isinstance(answer, str) else answer
+
+
 def _close(got, want, rtol, atol):
+    if got is None or want is None:
+        return False
     return all(g.shape == w.shape and np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True)
                for g, w in zip(got, want))
 
@@ -173,13 +184,24 @@ def run_cases(name, fn, cases, mistakes=(), outputs=("value",), rtol=1e-6, atol=
     if not wrong:
         return CheckResult(name, True, f"all {len(cases)} cases agree with cmtoy's reference{summary}.")
 
-    for mistake in mistakes:
-        with np.errstate(all="ignore"):
-            if all(_close(answers[i], _as_outputs(mistake.answer(*cases[i].args), len(outputs)), rtol, atol)
-                   for i in wrong):
-                first = cases[wrong[0]]
-                return fail(name, f"Hint: {mistake.hint}\n(first seen on the case '{first.label}' "
-                                  f"with {_inputs(first)})")
+    first = cases[wrong[0]]
+    where = f"(first seen on the case '{first.label}' with {_inputs(first)})"
+    with np.errstate(all="ignore"):
+        mistaken = [[_mistaken_answer(m, cases[i], len(outputs)) for i in wrong] for m in mistakes]
+    for mistake, theirs in zip(mistakes, mistaken):
+        if all(_close(answers[i], their, rtol, atol) for i, their in zip(wrong, theirs)):
+            return fail(name, f"Hint: {mistake.hint}\n{where}")
+    # several outputs: one hint per wrong output, where a mistake explains that output alone
+    hints = []
+    for j, out in enumerate(outputs if len(outputs) > 1 else ()):
+        bad = [k for k, i in enumerate(wrong) if not _close(answers[i][j:j + 1], want[i][j:j + 1], rtol, atol)]
+        for mistake, theirs in zip(mistakes, mistaken):
+            if bad and all(theirs[k] is not None and _close(answers[wrong[k]][j:j + 1], theirs[k][j:j + 1],
+                                                            rtol, atol) for k in bad):
+                hints.append(f"Hint ({out}): {mistake.hint}")
+                break
+    if hints:
+        return fail(name, "\n".join(hints + [where]))
     hint = diagnose(cases, answers, wrong) if diagnose is not None else None
     if hint:
         return fail(name, f"Hint: {hint}")
