@@ -36,6 +36,7 @@ class CheckResult:
     name: str  # the checker, e.g. "check_marginal_pdf"
     passed: bool  # True when every case agreed with the reference
     message: str  # the pass summary, or what went wrong and a hint
+    kind: str = "pass"  # "pass", "stub", "error" (raised or bad return), "hint" or "mismatch"
 
     def __str__(self):
         mark = "PASSED" if self.passed else "NOT YET"
@@ -125,9 +126,9 @@ def _student_traceback(exc, max_frames=3):
     return "".join(traceback.format_list(frames[-max_frames:])).rstrip()
 
 
-def fail(name, message):
-    """A failed CheckResult."""
-    return CheckResult(name, False, message)
+def fail(name, message, kind="error"):
+    """A failed CheckResult of the given kind."""
+    return CheckResult(name, False, message, kind)
 
 
 def _inputs(case):
@@ -169,14 +170,15 @@ def run_cases(name, fn, cases, mistakes=(), outputs=("value",), rtol=1e-6, atol=
                 value = fn(*case.args)
         except NotImplementedError:
             return fail(name, f"{getattr(fn, '__name__', 'the function')} is not implemented yet: "
-                              "replace `raise NotImplementedError` by your code.")
+                              "replace `raise NotImplementedError` by your code.", "stub")
         except Exception as exc:  # the student's bug: report it with the input that caused it
             return fail(name, f"your function raised {type(exc).__name__}: {exc}\n"
                               f"on the case '{case.label}' with {_inputs(case)}\n"
                               f"{_student_traceback(exc)}")
         got = _as_outputs(value, len(outputs))
         if isinstance(got, str):
-            return fail(name, f"{got}\n(case '{case.label}' with {_inputs(case)})")
+            kind = "stub" if value is None else "error"
+            return fail(name, f"{got}\n(case '{case.label}' with {_inputs(case)})", kind)
         answers.append(got)
 
     want = [_as_outputs(case.expected, len(outputs)) for case in cases]
@@ -190,7 +192,7 @@ def run_cases(name, fn, cases, mistakes=(), outputs=("value",), rtol=1e-6, atol=
         mistaken = [[_mistaken_answer(m, cases[i], len(outputs)) for i in wrong] for m in mistakes]
     for mistake, theirs in zip(mistakes, mistaken):
         if all(_close(answers[i], their, rtol, atol) for i, their in zip(wrong, theirs)):
-            return fail(name, f"Hint: {mistake.hint}\n{where}")
+            return fail(name, f"Hint: {mistake.hint}\n{where}", "hint")
     # several outputs: one hint per wrong output, where a mistake explains that output alone
     hints = []
     for j, out in enumerate(outputs if len(outputs) > 1 else ()):
@@ -201,11 +203,12 @@ def run_cases(name, fn, cases, mistakes=(), outputs=("value",), rtol=1e-6, atol=
                 hints.append(f"Hint ({out}): {mistake.hint}")
                 break
     if hints:
-        return fail(name, "\n".join(hints + [where]))
+        return fail(name, "\n".join(hints + [where]), "hint")
     hint = diagnose(cases, answers, wrong) if diagnose is not None else None
     if hint:
-        return fail(name, f"Hint: {hint}")
-    return fail(name, _mismatch(cases[wrong[0]], answers[wrong[0]], want[wrong[0]], outputs, len(wrong), len(cases)))
+        return fail(name, f"Hint: {hint}", "hint")
+    return fail(name, _mismatch(cases[wrong[0]], answers[wrong[0]], want[wrong[0]], outputs, len(wrong), len(cases)),
+                "mismatch")
 
 
 def _mismatch(case, got, want, outputs, n_wrong, n_cases):
