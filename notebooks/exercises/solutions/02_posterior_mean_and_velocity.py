@@ -1,4 +1,4 @@
-"""Reference solutions of exercise 2 (notebooks/exercises/02_posterior_and_velocity.ipynb)."""
+"""Reference solutions of exercise 2 (notebooks/exercises/02_posterior_mean_and_velocity.ipynb)."""
 
 import numpy as np
 from scipy.special import softmax

@@ -1,4 +1,4 @@
-"""Reference solutions of exercise 1 (notebooks/exercises/01_interpolant.ipynb)."""
+"""Reference solutions of exercise 1 (notebooks/exercises/01_interpolant_and_marginal.ipynb)."""
 
 import numpy as np
 
