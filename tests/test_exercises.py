@@ -268,26 +268,47 @@ def test_references_agree_with_cmtoy_training_modules():
     """Exercise 5 and 6 references are written from the formulas; cmtoy's modules must agree."""
     consistency = pytest.importorskip("cmtoy.consistency")
     sampling = pytest.importorskip("cmtoy.sampling")
+    mlp = pytest.importorskip("cmtoy.mlp")
     import cmtoy
 
-    schedule, sigma_d = cmtoy.CosineSchedule(), 0.7
+    schedule, sigma_d, rng = cmtoy.CosineSchedule(), 0.7, np.random.default_rng(3)
     t = np.array([0.0, 0.3, 1.0])
     c_skip, c_out, c_in = consistency.scalings(schedule, sigma_d, t)
     F = lambda t_, u: np.sin(u) + t_  # noqa: E731
     x = np.array([0.5, -1.0, 2.0])
     np.testing.assert_allclose(SOLVED["parametrize"](F, t, x, schedule, sigma_d), c_skip * x + c_out * F(t, c_in * x))
 
-    class Model:  # what cmtoy.sampling.sample needs: model(t, x) and a schedule
-        def __init__(self, interp):
-            self.schedule, self.f = interp.schedule, interp.consistency_function
-
-        def __call__(self, t, x):
-            return self.f(t, x)
-
-    model = Model(cmtoy.Interpolant(cmtoy.SEED_MIXTURE, schedule))
-    theirs = sampling.sample(model, np.random.default_rng(3), 50, times=(1.0, 0.6, 0.2))
-    ours = SOLVED["multistep_sample"](model, np.random.default_rng(3), 50, (1.0, 0.6, 0.2), schedule)
+    config = mlp.MLPConfig(width=8, depth=2, n_fourier=2)
+    model = consistency.ConsistencyModel(schedule, sigma_d, mlp.init_params(config, rng))
+    target_params = mlp.init_params(config, rng)
+    x_0, x_1, t_late = rng.standard_normal(16), rng.standard_normal(16), rng.uniform(0.1, 1.0, 16)
+    t_early = 0.7 * t_late
+    at = lambda time: schedule.alpha(time) * x_0 + schedule.sigma(time) * x_1  # noqa: E731
+    theirs, _ = consistency.consistency_loss(model, model.params, target_params, t_early, at(t_early),
+                                             t_late, at(t_late), np.ones(16))
+    ours = SOLVED["ct_loss"](model, model.with_params(target_params), x_0, x_1, t_late, t_early, schedule)
     np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+    exact = cmtoy.Interpolant(cmtoy.SEED_MIXTURE, schedule)
+    exact_model = lambda t_, x_: exact.consistency_function(t_, x_)  # noqa: E731
+    exact_model.schedule = schedule  # what cmtoy.sampling.sample needs besides model(t, x)
+    theirs = sampling.sample(exact_model, np.random.default_rng(3), 50, times=(1.0, 0.6, 0.2))
+    ours = SOLVED["multistep_sample"](exact_model, np.random.default_rng(3), 50, (1.0, 0.6, 0.2), schedule)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_backward_solution_agrees_with_cmtoy_mlp():
+    """The first layer of cmtoy's MLP is a linear + SiLU layer: its gradients match exercise 4."""
+    mlp = pytest.importorskip("cmtoy.mlp")
+    rng = np.random.default_rng(4)
+    params = mlp.init_params(mlp.MLPConfig(width=5, depth=1, n_fourier=0, activation="silu"), rng)
+    t, x, d_out = rng.uniform(0, 1, 7), rng.standard_normal(7), rng.standard_normal(7)
+    grads = mlp.backward(params, mlp.forward(params, t, x)[1], d_out)
+    h_0 = np.stack([x, t], axis=1)  # the input layer without time features: [x, t]
+    d_y = d_out[:, None] @ params.W[1].T  # through the linear output layer
+    _, d_W, d_b = SOLVED["linear_silu_backward"](h_0, params.W[0], params.b[0], d_y)
+    np.testing.assert_allclose(d_W, grads.W[0], rtol=1e-12)
+    np.testing.assert_allclose(d_b, grads.b[0], rtol=1e-12, atol=1e-15)
 
 
 # -- the notebooks --------------------------------------------------------------------------------

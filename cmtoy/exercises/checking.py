@@ -18,6 +18,7 @@ Nothing here raises for a wrong answer: a student sees a message, not a stack tr
 from __future__ import annotations
 
 import html
+import os
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -26,7 +27,7 @@ import numpy as np
 
 __all__ = ["CheckResult", "Case", "Mistake", "run_cases", "fail", "describe", "report", "standard_settings"]
 
-_THIS_PACKAGE = __file__.rsplit("/", 1)[0]
+_THIS_PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
 @dataclass(frozen=True)
