@@ -53,7 +53,10 @@ for _path in sorted(SOLUTIONS.glob("0*.py")):
 
 def stubs():
     """(notebook, function name, stub function) for every exercise cell, as a student finds it."""
-    nbformat = pytest.importorskip("nbformat")
+    try:
+        import nbformat
+    except ImportError:  # the notebook tests skip themselves; nothing to collect here
+        return []
     found = []
     for path in NOTEBOOKS:
         for cell in FILL.exercise_cells(nbformat.read(path, as_version=4)):
