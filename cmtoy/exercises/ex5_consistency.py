@@ -30,12 +30,12 @@ from .checking import Case, Mistake, report, run_cases, standard_settings
 __all__ = ["check_parametrize", "check_ct_loss"]
 
 
-def _network_a(t, u):
+def F_sine(t, u):
     """A stand-in for the network F(t, u), nonzero at t = 0 so a broken boundary shows."""
     return np.sin(2.0 * u) + 0.5 * t - 0.3
 
 
-def _network_b(t, u):
+def F_quadratic(t, u):
     return u * u * np.cos(3.0 * t) + 1.0
 
 
@@ -75,7 +75,7 @@ def check_parametrize(parametrize, quiet=False):
     reference = _parametrized()
     cases = []
     for _, _, schedule in standard_settings()[:2]:
-        for F in (_network_a, _network_b):
+        for F in (F_sine, F_quadratic):
             for sigma_d in (0.5, 1.2):
                 x = rng.normal(0.0, 2.0, 7)
                 for label, t in (("t = 0", np.zeros(7)), ("t = 1", np.ones(7)),
