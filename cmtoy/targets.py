@@ -81,23 +81,19 @@ def _logcdf_and_logpdf(x, means, stds, log_weights):
 def mixture_quantile(log_p, upper, means, stds, log_weights, x_init=None, lo=None, hi=None):
     """Solve log F(y) = log_p (or log(1 - F(y)) = log_p where ``upper``) for y.
 
-    A safeguarded Newton iteration on the log-CDF: every iterate stays inside a bracket
-    that is known to contain the root, and a step that would leave it is replaced by
-    bisection, so the iteration cannot diverge even between well separated modes.
-
     The default bracket comes from the component quantiles: if every component CDF is at
     most p at y then so is their weighted mean, hence the root lies between the smallest
-    and the largest component quantile q_k = m_k + s_k Phi^{-1}(p).
+    and the largest component quantile q_k = m_k + s_k Phi^{-1}(p). See
+    :func:`_solve_signed` for the iteration.
 
     log_p: [*batch] (<= 0); upper: [*batch] bool; means, stds: [*batch, K] or [K];
-    x_init, lo, hi: optional [*batch] starting point and bracket.
+    x_init, lo, hi: optional [*batch] starting point and bracket (in x).
     returns y: [*batch]
     """
     log_p, upper = np.broadcast_arrays(np.asarray(log_p, float), np.asarray(upper, bool))
     shape = log_p.shape
     log_p, upper = log_p.ravel(), upper.ravel()
-    shared = np.ndim(means) == 1 and np.ndim(stds) == 1  # one mixture for every point
-    if shared:
+    if np.ndim(means) == 1 and np.ndim(stds) == 1:  # one mixture for every point
         m, s = np.asarray(means, float)[None], np.asarray(stds, float)[None]
     else:
         k = np.shape(means)[-1]
@@ -112,55 +108,71 @@ def mixture_quantile(log_p, upper, means, stds, log_weights, x_init=None, lo=Non
     else:  # the caller's bracket, in x; convert to signed coordinates
         lo, hi = np.broadcast_to(lo, shape).ravel(), np.broadcast_to(hi, shape).ravel()
         lo, hi = np.where(upper, -hi, lo), np.where(upper, -lo, hi)
-    lo, hi = lo.astype(float), hi.astype(float)
-    y = 0.5 * (lo + hi) if x_init is None else sign * np.broadcast_to(x_init, shape).ravel()
-    y = np.clip(y, lo, hi)
+    y0 = 0.5 * (lo + hi) if x_init is None else sign * np.broadcast_to(x_init, shape).ravel()
+    return (sign * _solve_signed(log_p, sign, m, s, log_weights, y0, lo, hi)).reshape(shape)
 
+
+def _solve_signed(log_p, sign, m, s, log_weights, y, lo, hi):
+    """Safeguarded Newton iteration for log F(y) = log_p in signed coordinates.
+
+    In signed coordinates the upper tail of a point with sign -1 is the lower tail of the
+    mirrored mixture (means sign * m_k), so one iteration serves both tails. Every iterate
+    stays inside a bracket [lo, hi] known to contain the root; a step that would leave it
+    is replaced by bisection, so the iteration cannot diverge even between far-apart modes.
+    Above p ~ 1e-300 it works on the plain CDF (``ndtr``, accurate to rounding there),
+    below on the log-CDF. A point is done when the a-posteriori error estimate of its last
+    Newton step, |g'' / 2 g'| d^2 with a safety factor of 100, is below 1e-14, when the
+    step itself is negligible, or when the bracket has closed.
+
+    log_p, sign, y, lo, hi: [n]; m, s: [n, K] or [1, K] (shared). returns y: [n]
+    """
+    shared = s.shape[0] == 1  # one mixture for all points: no need to compact s
     weights = np.exp(log_weights)
-    # above ~1e-300 the plain CDF (ndtr) is accurate to rounding and cheaper than its log
+    lo, hi = np.array(lo, dtype=float), np.array(hi, dtype=float)
+    y = np.clip(y, lo, hi)
+    signed_m, inv_s = sign[:, None] * m, 1.0 / s
     plain = log_p > -690.0
     p = np.exp(np.where(plain, log_p, 0.0))
-    active = np.arange(log_p.size)
+    out = np.empty_like(log_p)
+    idx = np.arange(log_p.size)  # positions of the working arrays in the output
     for _ in range(200):
-        ya, sa = y[active], sign[active][:, None]
-        ma, sd = (m, s) if shared else (m[active], s[active])
-        z = (ya[:, None] - sa * ma) / sd  # signed coordinates: component k has mean sign * m_k
-        pl = plain[active]
+        z = (y[:, None] - signed_m) * inv_s  # [n, K]
         # Newton on g(y) = F(y) - p (plain) or log F(y) - log p (far tails); step = g / g'
-        cdf = special.ndtr(z) @ weights
-        bump = np.exp(-0.5 * z * z) / sd  # sqrt(2 pi) * N(y; m_k, s_k^2)
+        bump = np.exp(-0.5 * z * z) * inv_s  # sqrt(2 pi) N(y; m_k, s_k^2)
         dens = bump @ weights
-        g = cdf - p[active]
+        g = special.ndtr(z) @ weights - p
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             step = _SQRT_2PI * g / dens
-            # a Newton step of size d leaves an error of about |g'' / 2 g'| d^2
-            curvature = np.abs((bump * z / sd) @ weights / (2.0 * dens))
-            if not np.all(pl):
-                far = ~pl
-                mf, sf = (ma, sd) if shared else (ma[far], sd[far])
-                log_f, log_dens = _logcdf_and_logpdf(ya[far], sa[far] * mf, sf, log_weights)
-                g_far = log_f - log_p[active][far]
-                g[far] = g_far
-                step[far] = g_far * np.exp(log_f - log_dens)
+            curvature = np.abs((bump * z * inv_s) @ weights / (2.0 * dens))  # |g'' / 2 g'|
+            if not np.all(plain):
+                far = ~plain
+                log_f, log_dens = _logcdf_and_logpdf(
+                    y[far], signed_m[far], s if shared else s[far], log_weights
+                )
+                g[far] = log_f - log_p[far]
+                step[far] = g[far] * np.exp(log_f - log_dens)
                 curvature[far] = np.inf
-        lo_a = np.where(g < 0, ya, lo[active])
-        hi_a = np.where(g > 0, ya, hi[active])
-        lo[active], hi[active] = lo_a, hi_a
-        y_new = ya - step
-        bad = ~np.isfinite(y_new) | (y_new < lo_a) | (y_new > hi_a)
-        y_new = np.where(bad, 0.5 * (lo_a + hi_a), y_new)
-        y[active] = y_new
+        lo = np.where(g < 0, y, lo)
+        hi = np.where(g > 0, y, hi)
+        y_new = y - step
+        bad = ~np.isfinite(y_new) | (y_new < lo) | (y_new > hi)
+        y_new = np.where(bad, 0.5 * (lo + hi), y_new)
         scale = 1.0 + np.abs(y_new)
-        small = np.abs(step) <= 1e-3 * scale
         with np.errstate(invalid="ignore", over="ignore"):
-            # done when the remaining error estimate (with a safety factor of 100) is
-            # below 1e-14, or the step itself is negligible, or the bracket has closed
-            certified = small & (100.0 * curvature * step * step <= 1e-14 * scale)
-        done = (~bad & (certified | (np.abs(step) <= 1e-13 * scale))) | (hi_a - lo_a <= 1e-15 * scale) | (g == 0)
-        active = active[~done]
-        if active.size == 0:
+            certified = (np.abs(step) <= 1e-3 * scale) & (100.0 * curvature * step * step <= 1e-14 * scale)
+        done = (~bad & (certified | (np.abs(step) <= 1e-13 * scale))) | (hi - lo <= 1e-15 * scale) | (g == 0)
+        if done.all():
+            out[idx] = y_new
             break
-    return (sign * y).reshape(shape)
+        out[idx[done]] = y_new[done]
+        keep = ~done
+        idx, y, lo, hi = idx[keep], y_new[keep], lo[keep], hi[keep]
+        log_p, p, plain, signed_m = log_p[keep], p[keep], plain[keep], signed_m[keep]
+        if not shared:
+            s, inv_s = s[keep], inv_s[keep]
+    else:
+        out[idx] = y
+    return out
 
 
 # ----------------------------------------------------------------------------------------
@@ -328,26 +340,27 @@ class GaussianMixture:
         # Bracket each root by a table of quantiles on a uniform grid of the normal score
         # kappa = Phi^{-1}(p): the lookup is a division, not a search, and the quantile of a
         # mixture is nearly linear in kappa, so the interpolated start is close to the root.
-        kappa_grid, signed_y = self._quantile_table()
-        step = kappa_grid[1] - kappa_grid[0]
-        kappa = special.ndtri_exp(np.minimum(lp, 0.0))
-        pos = (kappa - kappa_grid[0]) / step
-        j = np.clip(pos.astype(np.intp), 0, kappa_grid.size - 2)
-        frac = pos - j
+        kappa_grid, signed_y, slope = self._quantile_table()
+        h = kappa_grid[1] - kappa_grid[0]
+        pos = (special.ndtri_exp(np.minimum(lp, 0.0)) - kappa_grid[0]) / h
         inside = (pos >= 0) & (pos <= kappa_grid.size - 1)
+        j = np.clip(pos.astype(np.intp), 0, kappa_grid.size - 2)
+        u = pos - j
         row = up.astype(np.intp)  # row 0 of the table: lower tail; row 1: upper tail
         a, b = signed_y[row, j], signed_y[row, j + 1]
+        # cubic Hermite interpolation with the exact slopes dy/dkappa: a start within
+        # ~1e-10 of the root in the bulk, so one Newton step usually certifies it
+        u2 = u * u
+        guess = a + u2 * (3.0 - 2.0 * u) * (b - a) + h * (u * (1.0 - u) ** 2 * slope[row, j] - u2 * (1.0 - u) * slope[row, j + 1])
         pad = 1e-12 * (1.0 + np.abs(a) + np.abs(b))  # the table is exact to rounding
+        lo, hi = a - pad, b + pad  # signed coordinates
+        guess = np.clip(guess, lo, hi)
         sign = np.where(up, -1.0, 1.0)
-        lo_s, hi_s = a - pad, b + pad  # signed coordinates
-        lo = np.where(up, -hi_s, lo_s)
-        hi = np.where(up, -lo_s, hi_s)
-        guess = sign * (a + frac * (b - a))
+        m, s = self.means[None], self.stds[None]
         y = np.empty_like(lp)
         if np.any(inside):
-            y[inside] = mixture_quantile(
-                lp[inside], up[inside], self.means, self.stds, self.log_weights,
-                x_init=guess[inside], lo=lo[inside], hi=hi[inside],
+            y[inside] = sign[inside] * _solve_signed(
+                lp[inside], sign[inside], m, s, self.log_weights, guess[inside], lo[inside], hi[inside]
             )
         if not np.all(inside):  # beyond the table: the component-quantile bracket
             y[~inside] = mixture_quantile(lp[~inside], up[~inside], self.means, self.stds, self.log_weights)
@@ -359,7 +372,7 @@ class GaussianMixture:
     def _quantile_table(self):
         """Exact quantiles at the grid kappa_j of normal scores, for the lower and upper tail.
 
-        returns (kappa [M], signed_y [2, M]): row 0 holds F^{-1}(Phi(kappa_j)), row 1 holds
+        returns (kappa [M], signed_y [2, M], slope [2, M]): row 0 holds F^{-1}(Phi(kappa_j)), row 1 holds
         -S^{-1}(Phi(kappa_j)) (upper tail in signed coordinates), both increasing in kappa.
         """
         if self._table is None:
@@ -385,7 +398,14 @@ class GaussianMixture:
                     row[~inside] = mixture_quantile(log_p[~inside], False, signed_means, self.stds, self.log_weights)
                 rows.append(row)
             signed = np.maximum.accumulate(np.stack(rows), axis=1)  # monotone despite rounding
-            self._table = (kappa, signed)
+            # dy/dkappa = phi(kappa) / p(y) on both rows (the mirrored mixture has the
+            # mirrored density), in log space because phi(-38) is subnormal
+            log_phi = -0.5 * kappa * kappa - _LOG_SQRT_2PI
+            slope = np.stack([
+                np.exp(log_phi - mixture_logpdf(row, sm, self.stds, self.log_weights))
+                for row, sm in zip(signed, (self.means, -self.means))
+            ])
+            self._table = (kappa, signed, slope)
         return self._table
 
 
