@@ -109,31 +109,36 @@ def mixture_quantile(log_p, upper, means, stds, log_weights, x_init=None, lo=Non
         lo, hi = np.broadcast_to(lo, shape).ravel(), np.broadcast_to(hi, shape).ravel()
         lo, hi = np.where(upper, -hi, lo), np.where(upper, -lo, hi)
     y0 = 0.5 * (lo + hi) if x_init is None else sign * np.broadcast_to(x_init, shape).ravel()
-    return (sign * _solve_signed(log_p, sign, m, s, log_weights, y0, lo, hi)).reshape(shape)
+    # Far from the root, Newton on the convex lower tail of F crawls (steps of about
+    # s_k / |z|), while log F is nearly linear there: without a close start, use the log.
+    y = _solve_signed(log_p, sign, m, s, log_weights, y0, lo, hi, plain_ok=x_init is not None)
+    return (sign * y).reshape(shape)
 
 
-def _solve_signed(log_p, sign, m, s, log_weights, y, lo, hi):
+def _solve_signed(log_p, sign, m, s, log_weights, y, lo, hi, plain_ok=True):
     """Safeguarded Newton iteration for log F(y) = log_p in signed coordinates.
 
     In signed coordinates the upper tail of a point with sign -1 is the lower tail of the
     mirrored mixture (means sign * m_k), so one iteration serves both tails. Every iterate
     stays inside a bracket [lo, hi] known to contain the root; a step that would leave it
     is replaced by bisection, so the iteration cannot diverge even between far-apart modes.
-    Above p ~ 1e-300 it works on the plain CDF (``ndtr``, accurate to rounding there),
-    below on the log-CDF. A point is done when the a-posteriori error estimate of its last
+    With a close start (``plain_ok``) and above p ~ 1e-300 it works on the plain CDF
+    (``ndtr``, accurate to rounding there, and cheaper), otherwise on the log-CDF. A point is done when the a-posteriori error estimate of its last
     Newton step, |g'' / 2 g'| d^2 with a safety factor of 100, is below 1e-14, when the
     step itself is negligible, or when the bracket has closed.
 
     log_p, sign, y, lo, hi: [n]; m, s: [n, K] or [1, K] (shared). returns y: [n]
+    Raises RuntimeError if some point has not converged after 200 iterations (a bug).
     """
     shared = s.shape[0] == 1  # one mixture for all points: no need to compact s
     weights = np.exp(log_weights)
     lo, hi = np.array(lo, dtype=float), np.array(hi, dtype=float)
     y = np.clip(y, lo, hi)
     signed_m, inv_s = sign[:, None] * m, 1.0 / s
-    plain = log_p > -690.0
+    plain = (log_p > -690.0) & plain_ok
     p = np.exp(np.where(plain, log_p, 0.0))
     out = np.empty_like(log_p)
+    last = hi - lo  # size of each point's previous step
     idx = np.arange(log_p.size)  # positions of the working arrays in the output
     for _ in range(200):
         z = (y[:, None] - signed_m) * inv_s  # [n, K]
@@ -155,23 +160,28 @@ def _solve_signed(log_p, sign, m, s, log_weights, y, lo, hi):
         lo = np.where(g < 0, y, lo)
         hi = np.where(g > 0, y, hi)
         y_new = y - step
-        bad = ~np.isfinite(y_new) | (y_new < lo) | (y_new > hi)
+        # bisect where Newton would leave the bracket or is not at least halving its
+        # steps (a nearly flat CDF between modes), as in Numerical Recipes' rtsafe
+        bad = ~np.isfinite(y_new) | (y_new < lo) | (y_new > hi) | (np.abs(step) > 0.5 * np.abs(last))
         y_new = np.where(bad, 0.5 * (lo + hi), y_new)
         scale = 1.0 + np.abs(y_new)
         with np.errstate(invalid="ignore", over="ignore"):
             certified = (np.abs(step) <= 1e-3 * scale) & (100.0 * curvature * step * step <= 1e-14 * scale)
-        done = (~bad & (certified | (np.abs(step) <= 1e-13 * scale))) | (hi - lo <= 1e-15 * scale) | (g == 0)
+        exact = g == 0
+        done = (~bad & (certified | (np.abs(step) <= 1e-13 * scale))) | (hi - lo <= 1e-15 * scale) | exact
+        y_new = np.where(exact, y, y_new)
         if done.all():
             out[idx] = y_new
             break
         out[idx[done]] = y_new[done]
         keep = ~done
+        last = np.where(bad, 0.5 * (hi - lo), step)[keep]
         idx, y, lo, hi = idx[keep], y_new[keep], lo[keep], hi[keep]
         log_p, p, plain, signed_m = log_p[keep], p[keep], plain[keep], signed_m[keep]
         if not shared:
             s, inv_s = s[keep], inv_s[keep]
     else:
-        out[idx] = y
+        raise RuntimeError(f"quantile iteration did not converge for log p = {log_p[:3]}; please report")
     return out
 
 
