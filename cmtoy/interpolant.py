@@ -39,6 +39,7 @@ from .targets import (
     logsumexp,
     mixture_logcdf,
     mixture_quantile,
+    nearer_tail,
 )
 
 __all__ = ["Interpolant"]
@@ -49,7 +50,7 @@ def check_times(name, t):
     t = _as_real_array(name, t)
     if np.any((t < 0) | (t > 1)):
         bad = t[(t < 0) | (t > 1)].ravel()[0]
-        raise ValueError(f"{name} must lie in [0, 1], got {bad!r}")
+        raise ValueError(f"{name} must lie in [0, 1], got {float(bad)!r}")
     return t
 
 
@@ -144,13 +145,7 @@ class Interpolant:
     def ppf(self, t, u):
         """F_t^{-1}(u). t, u: broadcastable, u in [0, 1] -> [*batch]"""
         t = check_times("t", t)
-        u = _as_real_array("u", u)
-        if np.any((u < 0) | (u > 1)):
-            raise ValueError(f"u must lie in [0, 1], got values in [{u.min()}, {u.max()}]")
-        upper = u > 0.5
-        with np.errstate(divide="ignore"):
-            log_p = np.where(upper, np.log1p(-u), np.log(u))
-        return self._quantile(t, log_p, upper)
+        return self._quantile(t, *nearer_tail(u))
 
     def score(self, t, x):
         """d/dx log p_t(x) = -sum_k r_k (x - m_k) / v_k. t, x: broadcastable -> [*batch]"""
@@ -222,10 +217,11 @@ class Interpolant:
         # cancels in 1 - F and nothing underflows far out in the tails
         z = (x[..., None] - means) / stds
         w = self.target.weights
-        lower_p, upper_p = special.ndtr(z) @ w, special.ndtr(-z) @ w
-        upper = upper_p < lower_p
+        p = special.ndtr(z) @ w
+        upper = p > 0.5
+        p[upper] = special.ndtr(-z[upper]) @ w  # the upper tail without cancellation
         with np.errstate(divide="ignore"):
-            log_p = np.log(np.where(upper, upper_p, lower_p))
+            log_p = np.log(p)
         far = log_p < -690.0  # beyond ~1e-300 recompute in log space before it underflows
         if np.any(far):
             z_far = np.where(upper[far][..., None], -z[far], z[far])
@@ -252,20 +248,21 @@ class Interpolant:
         """Solve the (lower or upper) log tail probability of x_s = log_p for the point."""
         s, log_p, upper = np.broadcast_arrays(s, log_p, upper)
         out = np.empty(s.shape)
-        # one marginal per distinct time reuses that marginal's quantile table
-        # (the common case: s = 0 for f*, or a grid of times for trajectories)
-        times = np.unique(s)
-        if times.size <= 64:
-            for time in times:
-                sel = s == time
-                out[sel] = self.marginal(time).quantile_from_log(log_p[sel], upper[sel])
-            return out
-        means, stds = self.components(s)
-        finite = np.isfinite(log_p)
-        out[~finite] = np.where(upper[~finite], np.inf, -np.inf)
-        out[finite] = mixture_quantile(
-            log_p[finite], upper[finite], means[finite], stds[finite], self.target.log_weights
-        )
+        # many points at one time (s = 0 for f*, say) share that marginal's quantile
+        # table; scattered times are solved together from component-quantile brackets
+        if s.size >= 20000 and np.all(s == s.flat[0]):  # one time: skip the sort
+            times, counts = s.flat[:1], np.array([s.size])
+        else:
+            times, counts = np.unique(s, return_counts=True)
+        tabled = np.isin(s, times[counts >= 20000])
+        for time in times[counts >= 20000]:
+            sel = s == time
+            out[sel] = self.marginal(time).quantile_from_log(log_p[sel], upper[sel])
+        rest = ~tabled & np.isfinite(log_p)
+        out[~tabled & ~np.isfinite(log_p)] = np.where(upper[~tabled & ~np.isfinite(log_p)], np.inf, -np.inf)
+        if np.any(rest):
+            means, stds = self.components(s[rest])
+            out[rest] = mixture_quantile(log_p[rest], upper[rest], means, stds, self.target.log_weights)
         return out
 
     # -- sampling --------------------------------------------------------------------------

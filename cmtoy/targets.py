@@ -128,16 +128,21 @@ def mixture_quantile(log_p, upper, means, stds, log_weights, x_init=None, lo=Non
         pl = plain[active]
         # Newton on g(y) = F(y) - p (plain) or log F(y) - log p (far tails); step = g / g'
         cdf = special.ndtr(z) @ weights
-        dens = (np.exp(-0.5 * z * z) / sd) @ weights / _SQRT_2PI
+        bump = np.exp(-0.5 * z * z) / sd  # sqrt(2 pi) * N(y; m_k, s_k^2)
+        dens = bump @ weights
         g = cdf - p[active]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            step = g / dens
+            step = _SQRT_2PI * g / dens
+            # a Newton step of size d leaves an error of about |g'' / 2 g'| d^2
+            curvature = np.abs((bump * z / sd) @ weights / (2.0 * dens))
             if not np.all(pl):
                 far = ~pl
-                log_f, log_dens = _logcdf_and_logpdf(ya[far], sa[far] * ma, sd if shared else sd[far], log_weights)
+                mf, sf = (ma, sd) if shared else (ma[far], sd[far])
+                log_f, log_dens = _logcdf_and_logpdf(ya[far], sa[far] * mf, sf, log_weights)
                 g_far = log_f - log_p[active][far]
                 g[far] = g_far
                 step[far] = g_far * np.exp(log_f - log_dens)
+                curvature[far] = np.inf
         lo_a = np.where(g < 0, ya, lo[active])
         hi_a = np.where(g > 0, ya, hi[active])
         lo[active], hi[active] = lo_a, hi_a
@@ -146,9 +151,12 @@ def mixture_quantile(log_p, upper, means, stds, log_weights, x_init=None, lo=Non
         y_new = np.where(bad, 0.5 * (lo_a + hi_a), y_new)
         y[active] = y_new
         scale = 1.0 + np.abs(y_new)
-        # Newton converges quadratically: once a Newton step is below 1e-10, the
-        # iterate it produced is exact to rounding
-        done = (~bad & (np.abs(y_new - ya) <= 1e-10 * scale)) | (hi_a - lo_a <= 1e-15 * scale) | (g == 0)
+        small = np.abs(step) <= 1e-3 * scale
+        with np.errstate(invalid="ignore", over="ignore"):
+            # done when the remaining error estimate (with a safety factor of 100) is
+            # below 1e-14, or the step itself is negligible, or the bracket has closed
+            certified = small & (100.0 * curvature * step * step <= 1e-14 * scale)
+        done = (~bad & (certified | (np.abs(step) <= 1e-13 * scale))) | (hi_a - lo_a <= 1e-15 * scale) | (g == 0)
         active = active[~done]
         if active.size == 0:
             break
@@ -302,13 +310,7 @@ class GaussianMixture:
 
         u: [*batch] -> [*batch]
         """
-        u = _as_real_array("u", u)
-        if np.any((u < 0) | (u > 1)):
-            raise ValueError(f"u must lie in [0, 1], got values in [{u.min()}, {u.max()}]")
-        upper = u > 0.5
-        with np.errstate(divide="ignore"):
-            log_p = np.where(upper, np.log1p(-u), np.log(u))
-        return self.quantile_from_log(log_p, upper)
+        return self.quantile_from_log(*nearer_tail(u))
 
     def quantile_from_log(self, log_p, upper):
         """Solve log F(y) = log_p (lower tail) or log(1 - F(y)) = log_p (``upper``).
@@ -320,57 +322,70 @@ class GaussianMixture:
         log_p: [*batch] (<= 0); upper: [*batch] bool. returns [*batch]
         """
         log_p, upper = np.broadcast_arrays(np.asarray(log_p, float), np.asarray(upper, bool))
-        # a table of log F and log S on a grid brackets each root within one grid cell,
-        # so the safeguarded Newton iteration needs only a few steps
-        lo = np.full(log_p.shape, np.nan)
-        hi = np.full(log_p.shape, np.nan)
-        guess = np.full(log_p.shape, np.nan)
-        for is_upper, (y_grid, key) in enumerate(self._quantile_tables()):
-            sel = (upper == bool(is_upper)) & np.isfinite(log_p)
-            lp = log_p[sel]
-            j = np.clip(np.searchsorted(key, lp), 1, key.size - 1)
-            inside = (lp > key[0]) & (lp <= key[-1])
-            a, b = y_grid[j - 1], y_grid[j]
-            frac = (lp - key[j - 1]) / (key[j] - key[j - 1])  # linear in the log key
-            lo[sel] = np.where(inside, np.minimum(a, b), np.nan)
-            hi[sel] = np.where(inside, np.maximum(a, b), np.nan)
-            guess[sel] = a + frac * (b - a)
-
         out = np.where(upper, np.inf, -np.inf)
         finite = np.isfinite(log_p)
-        tabled = finite & np.isfinite(lo)
-        if np.any(tabled):
-            out[tabled] = mixture_quantile(
-                log_p[tabled], upper[tabled], self.means, self.stds, self.log_weights,
-                x_init=guess[tabled], lo=lo[tabled], hi=hi[tabled],
+        lp, up = log_p[finite], upper[finite]
+        # Bracket each root by a table of quantiles on a uniform grid of the normal score
+        # kappa = Phi^{-1}(p): the lookup is a division, not a search, and the quantile of a
+        # mixture is nearly linear in kappa, so the interpolated start is close to the root.
+        kappa_grid, signed_y = self._quantile_table()
+        step = kappa_grid[1] - kappa_grid[0]
+        kappa = special.ndtri_exp(np.minimum(lp, 0.0))
+        pos = (kappa - kappa_grid[0]) / step
+        j = np.clip(pos.astype(np.intp), 0, kappa_grid.size - 2)
+        frac = pos - j
+        inside = (pos >= 0) & (pos <= kappa_grid.size - 1)
+        row = up.astype(np.intp)  # row 0 of the table: lower tail; row 1: upper tail
+        a, b = signed_y[row, j], signed_y[row, j + 1]
+        pad = 1e-12 * (1.0 + np.abs(a) + np.abs(b))  # the table is exact to rounding
+        sign = np.where(up, -1.0, 1.0)
+        lo_s, hi_s = a - pad, b + pad  # signed coordinates
+        lo = np.where(up, -hi_s, lo_s)
+        hi = np.where(up, -lo_s, hi_s)
+        guess = sign * (a + frac * (b - a))
+        y = np.empty_like(lp)
+        if np.any(inside):
+            y[inside] = mixture_quantile(
+                lp[inside], up[inside], self.means, self.stds, self.log_weights,
+                x_init=guess[inside], lo=lo[inside], hi=hi[inside],
             )
-        beyond = finite & ~tabled  # further out than the table: component-quantile bracket
-        if np.any(beyond):
-            out[beyond] = mixture_quantile(
-                log_p[beyond], upper[beyond], self.means, self.stds, self.log_weights
-            )
+        if not np.all(inside):  # beyond the table: the component-quantile bracket
+            y[~inside] = mixture_quantile(lp[~inside], up[~inside], self.means, self.stds, self.log_weights)
+        out[finite] = y
         return out
 
-    def _quantile_tables(self):
-        """((y, log F(y)), (y, log S(y))), each key strictly increasing, for bracketing.
+    _TABLE_KAPPA = np.linspace(-38.5, 0.0, 16385)  # p from 1e-324 to 1/2
 
-        The grid puts points at fixed standard-normal offsets around every component
-        (dense near the centre, out to 37 stds, where Phi underflows) plus a uniform
-        grid over the whole range, so both narrow modes and the gaps between them are
-        resolved.
+    def _quantile_table(self):
+        """Exact quantiles at the grid kappa_j of normal scores, for the lower and upper tail.
+
+        returns (kappa [M], signed_y [2, M]): row 0 holds F^{-1}(Phi(kappa_j)), row 1 holds
+        -S^{-1}(Phi(kappa_j)) (upper tail in signed coordinates), both increasing in kappa.
         """
         if self._table is None:
-            z = np.concatenate([np.linspace(-8, 8, 321), np.linspace(-37, 37, 149)])
-            per_component = (self.means[:, None] + self.stds[:, None] * z).ravel()
-            span = np.linspace(per_component.min(), per_component.max(), 1024)
-            y = np.unique(np.concatenate([per_component, span]))  # increasing
-            tables = []
-            for upper in (False, True):
-                key = mixture_logcdf(y, self.means, self.stds, self.log_weights, upper=upper)
-                y_t, key = (y[::-1], key[::-1]) if upper else (y, key)  # make key increasing
-                keep = np.concatenate([[True], np.diff(key) > 0])  # drop flat runs
-                tables.append((y_t[keep], key[keep]))
-            self._table = tuple(tables)
+            kappa = self._TABLE_KAPPA
+            log_p = special.log_ndtr(kappa)
+            z = np.concatenate([np.linspace(-8, 8, 161), np.linspace(-38, 38, 77)])
+            rows = []
+            for signed_means in (self.means, -self.means):
+                # the upper tail of the mixture is the lower tail of its mirror image;
+                # bracket the grid quantiles on a y-grid dense around every component
+                # (out to 38 stds, where Phi underflows) and uniform across the gaps
+                around = (signed_means[:, None] + self.stds[:, None] * z).ravel()
+                y = np.unique(np.concatenate([around, np.linspace(around.min(), around.max(), 512)]))
+                key = mixture_logcdf(y, signed_means, self.stds, self.log_weights)
+                j = np.clip(np.searchsorted(key, log_p), 1, y.size - 1)
+                inside = (log_p > key[0]) & (log_p <= key[-1])
+                row = np.empty_like(kappa)
+                row[inside] = mixture_quantile(
+                    log_p[inside], False, signed_means, self.stds, self.log_weights,
+                    lo=y[j - 1][inside], hi=y[j][inside],
+                )
+                if not np.all(inside):
+                    row[~inside] = mixture_quantile(log_p[~inside], False, signed_means, self.stds, self.log_weights)
+                rows.append(row)
+            signed = np.maximum.accumulate(np.stack(rows), axis=1)  # monotone despite rounding
+            self._table = (kappa, signed)
         return self._table
 
 
@@ -382,6 +397,19 @@ def _as_real_array(name, value):
     if np.any(np.isnan(arr)):
         raise ValueError(f"{name} contains NaN")
     return arr
+
+
+def nearer_tail(u):
+    """Probabilities u in [0, 1] as (log of the nearer tail probability, is it the upper tail).
+
+    u: [*batch] -> (log_p [*batch], upper [*batch] bool)
+    """
+    u = _as_real_array("u", u)
+    if np.any((u < 0) | (u > 1)):
+        raise ValueError(f"u must lie in [0, 1], got values in [{u.min()}, {u.max()}]")
+    upper = u > 0.5
+    with np.errstate(divide="ignore"):
+        return np.where(upper, np.log1p(-u), np.log(u)), upper
 
 
 def _check_count(n):

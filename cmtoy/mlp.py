@@ -1,0 +1,284 @@
+"""The network F_theta(t, x): a multilayer perceptron in plain NumPy with hand-written derivatives.
+
+The consistency function of cmtoy is ``f_theta(t, x) = c_skip(t) x + c_out(t) F_theta(t, c_in(t) x)``
+(Song et al. 2023, eq. 5; see :mod:`cmtoy.consistency`). This module is the raw network
+``F_theta``: a time embedding of t concatenated with x, ``depth`` hidden layers of ``width``
+units, and a linear output unit::
+
+    h_0 = [x, t, sin(omega_k t), cos(omega_k t)]          time embedding, omega_k = k pi
+    z_l = h_l W_l + b_l,   h_{l+1} = act(z_l)             l = 0 .. depth - 1
+    out = h_depth W_depth + b_depth                       one scalar per sample
+
+Three pure functions read one flat parameter buffer and never store state:
+
+- :func:`forward` returns ``(out, cache)``; :func:`backward` takes the cache and
+  ``d_out = dL/d out`` and returns ``dL/d theta`` laid out exactly like the parameters
+  (reverse mode: it mirrors the forward pass line by line, in reverse).
+- :func:`jvp` pushes a tangent ``(d_t, d_x)`` of the inputs through the same layers
+  (forward mode) and returns ``dF = dF/dt d_t + dF/dx d_x``: the derivative needed by
+  continuous-time consistency losses (Song et al. 2023, Sec. 5) and by change-of-variables
+  densities ``p(f(x)) |df/dx|``.
+
+Shapes: ``t, x: [*batch]`` (broadcast together, flattened to ``[B]`` inside);
+``h_l: [B, fan_in]``, ``W_l: [fan_in, fan_out]``, ``b_l: [fan_out]``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit
+
+__all__ = ["MLPConfig", "Params", "init_params", "forward", "backward", "jvp", "input_grads"]
+
+ACTIVATIONS = ("silu", "tanh")
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    """Shape of the network F_theta(t, x). Validated at construction."""
+
+    width: int = 64  # hidden units per layer
+    depth: int = 3  # number of hidden layers (>= 1)
+    activation: str = "silu"  # "silu" (x sigmoid(x), Elfwing et al. 2018) or "tanh"
+    n_fourier: int = 16  # time features sin(k pi t), cos(k pi t) for k = 1 .. n_fourier (>= 0)
+
+    def __post_init__(self):
+        for name, low in (("width", 1), ("depth", 1), ("n_fourier", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+                raise ValueError(f"MLPConfig.{name} must be an integer >= {low}, got {value!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"MLPConfig.activation must be one of {ACTIVATIONS}, got {self.activation!r}"
+            )
+
+    @property
+    def n_inputs(self):
+        """Width of the input layer: x, t and 2 n_fourier time features."""
+        return 2 + 2 * self.n_fourier
+
+    def layer_shapes(self):
+        """[(fan_in, fan_out)] of the depth + 1 affine layers, input to output."""
+        fans = [self.n_inputs] + [self.width] * self.depth + [1]
+        return list(zip(fans[:-1], fans[1:]))
+
+    @property
+    def n_params(self):
+        """Total number of parameters P = sum over layers of (fan_in + 1) fan_out."""
+        return sum((fan_in + 1) * fan_out for fan_in, fan_out in self.layer_shapes())
+
+
+class Params:
+    """All parameters of one network in ONE flat float64 buffer, with named views into it.
+
+    ``flat: [P]`` is laid out layer by layer as ``W_0, b_0, W_1, b_1, ..., W_depth, b_depth``
+    (row-major), and ``W[l]: [fan_in, fan_out]``, ``b[l]: [fan_out]`` are views of it:
+    writing into ``flat`` (Adam, EMA) updates every ``W[l]`` and ``b[l]`` and vice versa.
+    Gradients use the same class, hence the same layout: ``grads.flat`` lines up with
+    ``params.flat`` element by element.
+    """
+
+    __slots__ = ("config", "flat", "W", "b")
+
+    def __init__(self, config, flat=None):
+        if not isinstance(config, MLPConfig):
+            raise TypeError(f"Params needs an MLPConfig, got {type(config).__name__}")
+        if flat is None:
+            flat = np.zeros(config.n_params)
+        if not isinstance(flat, np.ndarray) or flat.dtype != np.float64 or flat.shape != (config.n_params,):
+            raise ValueError(
+                f"Params.flat must be a float64 array of shape ({config.n_params},) for {config}, "
+                f"got {getattr(flat, 'dtype', type(flat).__name__)} of shape {np.shape(flat)}"
+            )
+        self.config, self.flat, self.W, self.b = config, flat, [], []
+        offset = 0
+        for fan_in, fan_out in config.layer_shapes():
+            self.W.append(flat[offset : offset + fan_in * fan_out].reshape(fan_in, fan_out))
+            offset += fan_in * fan_out
+            self.b.append(flat[offset : offset + fan_out])
+            offset += fan_out
+
+    def named(self):
+        """{"W_0": W[0], "b_0": b[0], ...}: the views by name, in layout order."""
+        out = {}
+        for layer, (W, b) in enumerate(zip(self.W, self.b)):
+            out[f"W_{layer}"], out[f"b_{layer}"] = W, b
+        return out
+
+    def copy(self):
+        """An independent copy (new flat buffer, new views)."""
+        return Params(self.config, self.flat.copy())
+
+    def __repr__(self):
+        return f"Params({self.config}, n_params={self.flat.size})"
+
+
+def init_params(config, rng):
+    """Random initial parameters: W_l ~ N(0, 1 / fan_in) (LeCun et al. 1998), b_l = 0.
+
+    The 1 / fan_in variance keeps the pre-activations of every layer at unit scale for
+    inputs of unit scale, which is what the caller's input scaling c_in provides.
+    rng: numpy.random.Generator; the same seed gives bit-identical parameters.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    params = Params(config)
+    for W in params.W:
+        W[...] = rng.standard_normal(W.shape) / np.sqrt(W.shape[0])
+    return params
+
+
+# ----------------------------------------------------------------------------------------
+# Activations: act(z) returns (a, aux); d_act(a, aux) = d a / d z, elementwise.
+# ----------------------------------------------------------------------------------------
+
+
+# Both overwrite z with a = act(z): z is not needed afterwards, and a [B, width]
+# allocation per layer is a measurable part of a step at this size.
+
+
+def _silu(z):
+    s = expit(z)  # sigmoid(z), stable for large |z|
+    return np.multiply(z, s, out=z), s  # a = z s
+
+
+def _d_silu(a, s):
+    d = 1.0 - s  # d/dz [z s(z)] = s + z s (1 - s) = s + a (1 - s)
+    d *= a
+    d += s
+    return d
+
+
+def _tanh(z):
+    a = np.tanh(z, out=z)
+    return a, a
+
+
+def _d_tanh(a, _):
+    d = a * a  # d/dz tanh(z) = 1 - tanh(z)^2
+    np.subtract(1.0, d, out=d)
+    return d
+
+
+_ACT = {"silu": (_silu, _d_silu), "tanh": (_tanh, _d_tanh)}
+
+
+# ----------------------------------------------------------------------------------------
+# The network
+# ----------------------------------------------------------------------------------------
+
+
+def _batch(*arrays):
+    """Broadcast t, x (and tangents) to one shape; return them flattened to [B] and the shape."""
+    arrays = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in arrays))
+    return [a.reshape(-1) for a in arrays], arrays[0].shape
+
+
+def _embed(t, x, n):
+    """h_0 = [x, t, sin(k pi t), cos(k pi t)] for k = 1..n. t, x: [B] -> [B, 2 + 2n]
+
+    The harmonics come from de Moivre's formula e^{i k pi t} = (e^{i pi t})^k: one complex
+    exponential per sample, then products e^{i (j + m) pi t} = e^{i j pi t} e^{i m pi t}
+    that double the range of known k at each pass: half the time of 2n sin/cos calls per
+    sample, and as accurate (for n = 16 both are within 1e-14 of 40-digit arithmetic: the
+    phase error of k pi t grows like k either way).
+    """
+    h_0 = np.empty((t.size, 2 + 2 * n))
+    h_0[:, 0], h_0[:, 1] = x, t
+    if n == 0:
+        return h_0
+    e = np.empty((n, t.size), dtype=np.complex128)  # e[k - 1] = e^{i k pi t}
+    e[0] = np.exp(1j * np.pi * t)
+    m = 1  # e[:m] are known
+    while m < n:
+        new = min(m, n - m)
+        np.multiply(e[:new], e[m - 1], out=e[m : m + new])  # k = j + m for j = 1..new
+        m += new
+    h_0[:, 2 : 2 + n] = e.imag.T  # sin(k pi t)
+    h_0[:, 2 + n :] = e.real.T  # cos(k pi t)
+    return h_0
+
+
+def forward(params, t, x):
+    """F_theta(t, x) and the cache that :func:`backward` needs.
+
+    params: Params; t: [*batch]; x: [*batch] (already input-scaled by the caller)
+    returns out: [*batch], cache (a tuple of arrays; treat as opaque)
+    """
+    act = _ACT[params.config.activation][0]
+    (t, x), shape = _batch(t, x)
+    h = _embed(t, x, params.config.n_fourier)  # (B, n_inputs)
+    hs, auxs = [h], []
+    for W, b in zip(params.W[:-1], params.b[:-1]):
+        z = h @ W  # (B, width)
+        z += b
+        h, aux = act(z)  # (B, width)
+        hs.append(h)
+        auxs.append(aux)
+    out = h @ params.W[-1]  # (B, 1)
+    out += params.b[-1]
+    return out.reshape(shape), (hs, auxs)
+
+
+def backward(params, cache, d_out, out=None):
+    """dL/d theta from d_out = dL/d out, by the chain rule run backwards through :func:`forward`.
+
+    params: Params (the same as in forward); cache: from forward; d_out: [*batch]
+    out: optional Params to write the gradients into (saves allocations in a training loop)
+    returns grads: Params, same layout as params (grads.flat lines up with params.flat)
+    """
+    d_act = _ACT[params.config.activation][1]
+    hs, auxs = cache
+    grads = Params(params.config) if out is None else out
+    d_z = np.asarray(d_out, dtype=np.float64).reshape(-1, 1)  # (B, 1)
+    ones = np.ones(d_z.shape[0])  # (B,)
+    for layer in reversed(range(len(params.W))):
+        h = hs[layer]
+        np.matmul(h.T, d_z, out=grads.W[layer])  # z = h W + b  =>  dW = h^T dz
+        np.matmul(ones, d_z, out=grads.b[layer])  #                 db = 1^T dz, the sum over the batch
+        if layer == 0:
+            break  # the inputs t, x are not parameters (their derivatives: see jvp)
+        d_h = d_z @ params.W[layer].T  # dh = dz W^T   (B, fan_in)
+        d_h *= d_act(h, auxs[layer - 1])  # h = act(z)  =>  dz = dh act'(z)
+        d_z = d_h
+    return grads
+
+
+def jvp(params, t, x, d_t, d_x):
+    """Forward-mode derivative: F_theta(t, x) and dF = dF/dt d_t + dF/dx d_x.
+
+    Every line of :func:`forward` is followed by its tangent line ``dot_<name>``.
+    params: Params; t, x, d_t, d_x: [*batch] (broadcast together)
+    returns out: [*batch], d_out: [*batch]
+    """
+    act, d_act = _ACT[params.config.activation]
+    (t, x, d_t, d_x), shape = _batch(t, x, d_t, d_x)
+    n = params.config.n_fourier
+    h = _embed(t, x, n)  # (B, n_inputs)
+    dot_h = np.empty_like(h)
+    dot_h[:, 0], dot_h[:, 1] = d_x, d_t
+    omega_d_t = np.multiply.outer(d_t, np.pi * np.arange(1, n + 1))  # omega_k d_t  (B, n)
+    dot_h[:, 2 : 2 + n] = h[:, 2 + n :] * omega_d_t  # d sin(omega t) = cos(omega t) omega dt
+    dot_h[:, 2 + n :] = -h[:, 2 : 2 + n] * omega_d_t  # d cos(omega t) = -sin(omega t) omega dt
+    for W, b in zip(params.W[:-1], params.b[:-1]):
+        z = h @ W + b
+        dot_z = dot_h @ W  # the bias is constant
+        h, aux = act(z)
+        dot_h = d_act(h, aux) * dot_z  # dot a = act'(z) dot z
+    out = h @ params.W[-1] + params.b[-1]
+    dot_out = dot_h @ params.W[-1]
+    return out.reshape(shape), dot_out.reshape(shape)
+
+
+def input_grads(params, t, x):
+    """F_theta(t, x) and its partial derivatives dF/dt, dF/dx (two JVPs).
+
+    params: Params; t, x: [*batch]
+    returns out, dF_dt, dF_dx: each [*batch]
+    """
+    out, dF_dt = jvp(params, t, x, 1.0, 0.0)
+    _, dF_dx = jvp(params, t, x, 0.0, 1.0)
+    return out, dF_dt, dF_dx

@@ -1,0 +1,195 @@
+"""The MLP F_theta: hand-written gradients and JVP against central finite differences."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from cmtoy.mlp import MLPConfig, Params, _embed, backward, forward, init_params, input_grads, jvp
+
+H = 1e-6  # finite-difference step; truncation O(H^2) and rounding O(eps / H) are both << 1e-6
+
+
+def random_params(config, seed=0, scale=0.8):
+    """Parameters with every entry (biases too) random, so no gradient is trivially zero."""
+    params = init_params(config, np.random.default_rng(seed))
+    params.flat[:] = scale * np.random.default_rng(seed + 1).standard_normal(params.flat.size)
+    return params
+
+
+def random_inputs(n=7, seed=2):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0.0, 1.0, n), rng.standard_normal(n)  # t, x
+
+
+def numerical_gradient(loss, params):
+    """Central differences of loss(params) with respect to every entry of params.flat."""
+    grad = np.empty_like(params.flat)
+    for i in range(params.flat.size):
+        plus, minus = params.copy(), params.copy()
+        plus.flat[i] += H
+        minus.flat[i] -= H
+        grad[i] = (loss(plus) - loss(minus)) / (2 * H)
+    return Params(params.config, grad)
+
+
+def relative_error(a, b):
+    return np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300)
+
+
+CONFIGS = [
+    MLPConfig(width=5, depth=2, activation="silu", n_fourier=3),
+    MLPConfig(width=5, depth=2, activation="tanh", n_fourier=3),
+    MLPConfig(width=4, depth=1, activation="silu", n_fourier=0),
+    MLPConfig(width=3, depth=3, activation="tanh", n_fourier=1),
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=str)
+def test_backward_matches_finite_differences_for_every_parameter_array(config):
+    params = random_params(config)
+    t, x = random_inputs()
+    weights = np.random.default_rng(3).standard_normal(t.shape)  # L = sum_i w_i F(t_i, x_i)
+
+    out, cache = forward(params, t, x)
+    grads = backward(params, cache, weights)
+    expected = numerical_gradient(lambda p: np.dot(weights, forward(p, t, x)[0]), params)
+
+    for (name, g), e in zip(grads.named().items(), expected.named().values()):
+        assert np.linalg.norm(e) > 1e-3, f"{name}: finite-difference gradient is ~0, test is void"
+        assert relative_error(g, e) < 1e-6, f"{name}: relative error {relative_error(g, e):.2e}"
+
+
+@pytest.mark.parametrize("activation", ["silu", "tanh"])
+def test_gradient_of_a_squared_error_loss_composed_on_top(activation):
+    config = MLPConfig(width=6, depth=2, activation=activation, n_fourier=2)
+    params = random_params(config, seed=5)
+    t, x = random_inputs(n=9, seed=6)
+    y = np.random.default_rng(7).standard_normal(t.shape)
+
+    def loss(p):  # L = mean (F(t, x) - y)^2
+        return np.mean((forward(p, t, x)[0] - y) ** 2)
+
+    out, cache = forward(params, t, x)
+    d_out = 2.0 * (out - y) / out.size  # dL/dF
+    grads = backward(params, cache, d_out)
+    assert relative_error(grads.flat, numerical_gradient(loss, params).flat) < 1e-6
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=str)
+def test_jvp_matches_finite_differences(config):
+    params = random_params(config, seed=11)
+    t, x = random_inputs(seed=12)
+    d_t, d_x = np.random.default_rng(13).standard_normal((2, t.size))
+
+    out, d_out = jvp(params, t, x, d_t, d_x)
+    expected = (
+        forward(params, t + H * d_t, x + H * d_x)[0] - forward(params, t - H * d_t, x - H * d_x)[0]
+    ) / (2 * H)
+    assert np.array_equal(out, forward(params, t, x)[0])
+    assert relative_error(d_out, expected) < 1e-6
+
+
+def test_input_grads_are_the_partial_derivatives():
+    params = random_params(CONFIGS[0], seed=21)
+    t, x = random_inputs(seed=22)
+    out, dF_dt, dF_dx = input_grads(params, t, x)
+    fd_t = (forward(params, t + H, x)[0] - forward(params, t - H, x)[0]) / (2 * H)
+    fd_x = (forward(params, t, x + H)[0] - forward(params, t, x - H)[0]) / (2 * H)
+    assert relative_error(dF_dt, fd_t) < 1e-6
+    assert relative_error(dF_dx, fd_x) < 1e-6
+    # linearity of the JVP in the tangent
+    _, d_out = jvp(params, t, x, 0.5, -2.0)
+    np.testing.assert_allclose(d_out, 0.5 * dF_dt - 2.0 * dF_dx, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_fourier", [0, 1, 2, 3, 7, 16])
+def test_time_embedding_is_x_t_and_the_harmonics_of_t(n_fourier):
+    t, x = random_inputs(n=50)
+    k = np.arange(1, n_fourier + 1)
+    expected = np.column_stack([x, t, np.sin(np.pi * np.outer(t, k)), np.cos(np.pi * np.outer(t, k))])
+    np.testing.assert_allclose(_embed(t, x, n_fourier), expected, rtol=0, atol=1e-13)
+
+
+def test_shapes_broadcast_and_round_trip():
+    params = random_params(CONFIGS[0])
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    out, _ = forward(params, 0.3, x)
+    assert out.shape == (3, 4)
+    np.testing.assert_array_equal(out[1], forward(params, np.full(4, 0.3), x[1])[0])
+    out, d_out = jvp(params, 0.3, x, 1.0, 0.0)
+    assert out.shape == d_out.shape == (3, 4)
+
+
+def test_backward_writes_into_out_and_mutates_nothing_else():
+    params = random_params(CONFIGS[1])
+    t, x = random_inputs()
+    d_out = np.random.default_rng(1).standard_normal(t.shape)
+    before_params, before_d_out = params.flat.copy(), d_out.copy()
+    out, cache = forward(params, t, x)
+    fresh = backward(params, cache, d_out)
+    buffer = Params(params.config, np.full(params.flat.size, np.nan))
+    assert backward(params, cache, d_out, out=buffer) is buffer
+    np.testing.assert_array_equal(buffer.flat, fresh.flat)
+    np.testing.assert_array_equal(params.flat, before_params)
+    np.testing.assert_array_equal(d_out, before_d_out)
+
+
+def test_params_views_share_the_flat_buffer():
+    config = MLPConfig(width=4, depth=2, n_fourier=1)
+    params = Params(config)
+    assert params.flat.size == config.n_params == (4 + 1) * 4 + (4 + 1) * 4 + (4 + 1) * 1
+    assert [W.shape for W in params.W] == [(4, 4), (4, 4), (4, 1)]
+    assert list(params.named()) == ["W_0", "b_0", "W_1", "b_1", "W_2", "b_2"]
+    params.flat[:] = np.arange(params.flat.size)
+    assert params.W[0][0, 1] == 1 and params.b[0][0] == 16 and params.W[1][0, 0] == 20
+    params.b[2][0] = -1.0
+    assert params.flat[-1] == -1.0
+    copy = params.copy()
+    copy.flat[0] = 99.0
+    assert params.W[0][0, 0] == 0.0
+    with pytest.raises(ValueError, match=r"shape \(45,\)"):
+        Params(config, np.zeros(44))
+    with pytest.raises(ValueError, match="float64"):
+        Params(config, np.zeros(45, dtype=np.float32))
+
+
+def test_init_is_deterministic_and_scaled():
+    config = MLPConfig(width=256, depth=2, n_fourier=8)
+    a = init_params(config, np.random.default_rng(42))
+    b = init_params(config, np.random.default_rng(42))
+    c = init_params(config, np.random.default_rng(43))
+    np.testing.assert_array_equal(a.flat, b.flat)
+    assert not np.array_equal(a.flat, c.flat)
+    t, x = random_inputs(n=16)
+    np.testing.assert_array_equal(forward(a, t, x)[0], forward(b, t, x)[0])
+    for W, bias in zip(a.W, a.b):  # LeCun normal: variance 1 / fan_in, zero biases
+        assert abs(W.var() * W.shape[0] - 1.0) < 0.1
+        assert not bias.any()
+    with pytest.raises(TypeError, match="Generator"):
+        init_params(config, 0)
+
+
+def test_silu_is_stable_for_large_inputs():
+    params = random_params(CONFIGS[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out, cache = forward(params, np.array([0.5, 0.5]), np.array([-1e6, 1e6]))
+        grads = backward(params, cache, np.ones(2))
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(grads.flat))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"width": 0}, "width"),
+        ({"width": 2.5}, "width"),
+        ({"depth": 0}, "depth"),
+        ({"depth": True}, "depth"),
+        ({"n_fourier": -1}, "n_fourier"),
+        ({"activation": "relu"}, "activation.*relu"),
+    ],
+)
+def test_bad_config_values_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MLPConfig(**kwargs)

@@ -1,0 +1,113 @@
+"""Adam, EMA and the learning-rate schedule against their textbook equations, by hand."""
+
+import math
+
+import numpy as np
+import pytest
+
+from cmtoy.optim import AdamConfig, AdamState, LRSchedule, adam_step, ema_update
+
+
+def test_adam_two_steps_by_hand():
+    # Kingma & Ba 2015, Algorithm 1 with lr = 0.1, beta1 = 0.9, beta2 = 0.999, eps = 1e-8.
+    theta = np.array([1.0, -2.0])
+    state = AdamState.zeros(2)
+
+    adam_step(theta, np.array([0.5, -1.0]), state, lr=0.1)
+    # m_1 = 0.1 g = (0.05, -0.1); v_1 = 0.001 g^2 = (0.00025, 0.001)
+    # m_hat = g, v_hat = g^2: the first step is lr g / (|g| + eps), i.e. ~ lr sign(g)
+    np.testing.assert_allclose(state.m, [0.05, -0.1], rtol=1e-15)
+    np.testing.assert_allclose(state.v, [0.00025, 0.001], rtol=1e-15)
+    theta_1 = np.array([1.0 - 0.1 * 0.5 / (0.5 + 1e-8), -2.0 + 0.1 * 1.0 / (1.0 + 1e-8)])
+    np.testing.assert_allclose(theta, theta_1, rtol=1e-15)
+    assert state.step == 1
+
+    adam_step(theta, np.array([0.1, 0.2]), state, lr=0.1)
+    # m_2 = 0.9 m_1 + 0.1 g = (0.055, -0.07); v_2 = 0.999 v_1 + 0.001 g^2 = (0.00025975, 0.001039)
+    # bias corrections: 1 - 0.9^2 = 0.19, 1 - 0.999^2 = 0.001999
+    np.testing.assert_allclose(state.m, [0.055, -0.07], rtol=1e-14)
+    np.testing.assert_allclose(state.v, [0.00025975, 0.001039], rtol=1e-14)
+    step_2 = np.array([
+        0.1 * (0.055 / 0.19) / (math.sqrt(0.00025975 / 0.001999) + 1e-8),
+        0.1 * (-0.07 / 0.19) / (math.sqrt(0.001039 / 0.001999) + 1e-8),
+    ])  # = (0.0803041..., -0.0511026...)
+    np.testing.assert_allclose(theta, theta_1 - step_2, rtol=1e-14)
+    assert state.step == 2
+
+
+def test_adam_matches_algorithm_1_over_many_steps():
+    rng = np.random.default_rng(0)
+    config = AdamConfig(beta1=0.8, beta2=0.99, eps=1e-6)
+    theta = rng.standard_normal(50)
+    reference, m, v = theta.copy(), np.zeros(50), np.zeros(50)
+    state = AdamState.zeros(50)
+    for n in range(1, 31):
+        g = rng.standard_normal(50) * 10.0 ** rng.uniform(-4, 1)
+        lr = 0.01 * n
+        adam_step(theta, g, state, lr, config)
+        m = 0.8 * m + 0.2 * g
+        v = 0.99 * v + 0.01 * g**2
+        reference = reference - lr * (m / (1 - 0.8**n)) / (np.sqrt(v / (1 - 0.99**n)) + 1e-6)
+    np.testing.assert_allclose(theta, reference, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(state.m, m, rtol=1e-13)
+
+
+def test_adam_zero_gradient_is_a_zero_step_and_bad_input_raises():
+    theta = np.array([3.0, 4.0])
+    adam_step(theta, np.zeros(2), AdamState.zeros(2), lr=1.0)
+    np.testing.assert_array_equal(theta, [3.0, 4.0])
+    with pytest.raises(ValueError, match="same shape"):
+        adam_step(theta, np.zeros(3), AdamState.zeros(2), lr=1.0)
+    with pytest.raises(ValueError, match="beta1"):
+        AdamConfig(beta1=1.0)
+    with pytest.raises(ValueError, match="eps"):
+        AdamConfig(eps=0.0)
+
+
+def test_ema_by_hand():
+    target = np.array([1.0, 2.0])
+    online = np.array([3.0, -2.0])
+    ema_update(target, online, 0.9)  # 0.9 (1, 2) + 0.1 (3, -2) = (1.2, 1.6)
+    np.testing.assert_allclose(target, [1.2, 1.6], rtol=1e-15)
+    ema_update(target, online, 0.9)  # 0.9 (1.2, 1.6) + 0.1 (3, -2) = (1.38, 1.24)
+    np.testing.assert_allclose(target, [1.38, 1.24], rtol=1e-15)
+    np.testing.assert_array_equal(online, [3.0, -2.0])
+    ema_update(target, online, 1.0)
+    np.testing.assert_allclose(target, [1.38, 1.24], rtol=1e-15)
+    ema_update(target, online, 0.0)
+    np.testing.assert_array_equal(target, online)
+    with pytest.raises(ValueError, match="decay"):
+        ema_update(target, online, 1.5)
+
+
+def test_lr_schedule_warmup_constant_and_cosine():
+    warm = LRSchedule(base_lr=1e-3, warmup_steps=4)
+    np.testing.assert_allclose(warm(np.arange(7)), [2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3, 1e-3])
+    assert isinstance(warm(2), float)
+
+    cos = LRSchedule(base_lr=1e-3, warmup_steps=4, decay="cosine", total_steps=10, final_lr=1e-4)
+    # after the warm-up p = (n - 4) / 6: p = 0 -> base, p = 1/2 -> midpoint, p >= 1 -> final
+    np.testing.assert_allclose(cos([0, 3, 4, 7, 10, 50]), [2.5e-4, 1e-3, 1e-3, 5.5e-4, 1e-4, 1e-4])
+    np.testing.assert_allclose(cos(5), 1e-4 + 9e-4 * 0.5 * (1 + math.cos(math.pi / 6)))
+    assert LRSchedule(base_lr=0.5)(10**6) == 0.5
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"base_lr": -1.0}, "base_lr"),
+        ({"warmup_steps": -1}, "warmup_steps"),
+        ({"warmup_steps": 1.5}, "warmup_steps"),
+        ({"decay": "linear"}, "decay"),
+        ({"decay": "cosine"}, "total_steps"),
+        ({"decay": "cosine", "warmup_steps": 10, "total_steps": 10}, "total_steps"),
+    ],
+)
+def test_lr_schedule_rejects_bad_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        LRSchedule(**kwargs)
+
+
+def test_lr_schedule_rejects_negative_steps():
+    with pytest.raises(ValueError, match="steps must be >= 0"):
+        LRSchedule()(-1)
