@@ -1,0 +1,118 @@
+"""The explorers' logic, driven from Python: a knob moves exactly the data it should."""
+
+import numpy as np
+import pytest
+
+import cmtoy
+from cmtoy.plotting import noise_quantiles
+from cmtoy.widgets import ProbabilityFlowExplorer
+
+
+@pytest.fixture(scope="module")
+def fresh():
+    return ProbabilityFlowExplorer()
+
+
+@pytest.fixture
+def flow():
+    return ProbabilityFlowExplorer()
+
+
+def path_data(explorer):
+    """The drawn trajectories as (ts [m], paths [m, n])."""
+    lines = explorer.artists["paths"]
+    return lines[0].get_xdata(), np.stack([line.get_ydata() for line in lines], axis=1)
+
+
+def test_default_paths_are_the_exact_flow_of_the_seed_mixture(fresh):
+    ts, paths = path_data(fresh)
+    interp = cmtoy.Interpolant(cmtoy.SEED_MIXTURE, "linear")
+    assert paths.shape == (ts.size, 16)
+    np.testing.assert_allclose(paths, interp.trajectories(noise_quantiles(16), ts), atol=1e-12)
+    assert fresh.png.startswith(b"\x89PNG")
+
+
+def test_moving_a_mean_redraws_paths_density_and_marginal_for_the_new_mixture(flow):
+    before = flow.png
+    assert flow.set(mean_2=1.5) == {"mean_2"}
+    interp = cmtoy.Interpolant(cmtoy.GaussianMixture([-1.0, 1.5], [0.1, 0.1], [0.8, 0.2]), "linear")
+    ts, paths = path_data(flow)
+    np.testing.assert_allclose(paths, interp.trajectories(noise_quantiles(16), ts), atol=1e-12)
+    line = flow.artists["x_0"][0]
+    np.testing.assert_allclose(line.get_xdata(), interp.pdf(0.0, line.get_ydata()))
+    image = flow.artists["density"][0].get_array()
+    assert image.max() == pytest.approx(interp.pdf(np.linspace(0, 1, 200)[None], np.linspace(-3, 3, 150)[:, None]).max(), rel=0.05)
+    assert flow.png != before
+
+
+def test_a_third_component_switches_on_with_its_weight(flow):
+    flow.set(weight_3=0.5, mean_3=0.0, std_3=0.2)
+    mixture = flow.interpolant.target
+    np.testing.assert_allclose(mixture.means, [-1.0, 2.0, 0.0])
+    np.testing.assert_allclose(mixture.weights, np.array([0.8, 0.2, 0.5]) / 1.5)
+
+
+def test_the_time_slider_moves_only_the_slice(flow):
+    ts, paths = path_data(flow)
+    density = flow.artists["density"][0].get_array().copy()
+    flow.set(t=0.3)
+    rule, curve = flow.artists["slice"]
+    np.testing.assert_array_equal(rule.get_xdata(), [0.3, 0.3])
+    p = flow.interpolant.pdf(0.3, curve.get_ydata())
+    np.testing.assert_allclose(curve.get_xdata(), 0.3 + flow.slice_width * p / p.max())
+    np.testing.assert_array_equal(path_data(flow)[1], paths)
+    np.testing.assert_array_equal(flow.artists["density"][0].get_array(), density)
+
+
+def test_number_of_trajectories_and_schedule(flow):
+    flow.set(n_trajectories=5, schedule="cosine")
+    ts, paths = path_data(flow)
+    interp = cmtoy.Interpolant(cmtoy.SEED_MIXTURE, cmtoy.CosineSchedule())
+    np.testing.assert_allclose(paths, interp.trajectories(noise_quantiles(5), ts), atol=1e-12)
+    alpha_line = flow.artists["schedule"][0]
+    np.testing.assert_allclose(alpha_line.get_ydata(), np.cos(np.pi * alpha_line.get_xdata() / 2), atol=1e-12)
+
+
+def test_blitted_frames_equal_a_fresh_render(flow):
+    """Redrawing only what moved gives the same pixels as drawing everything anew."""
+    for values in [dict(t=0.8), dict(mean_1=-0.5), dict(n_trajectories=9), dict(t=0.1), dict(schedule="cosine")]:
+        flow.set(**values)
+    assert flow.png == ProbabilityFlowExplorer(**flow.values).png
+
+
+def test_an_impossible_mixture_is_refused_with_a_message(flow):
+    before, values = flow.png, dict(flow.values)
+    assert flow.set(weight_1=0.0, weight_2=0.0) == set()
+    assert "weight" in flow.message
+    assert flow.values == values and flow.png == before
+    flow.set(weight_1=0.5)
+    assert flow.message == "" and flow.values["weight_2"] == 0.2  # the refused move left no trace
+
+
+@pytest.mark.parametrize(
+    "values, words",
+    [
+        (dict(colour=1), "unknown knob"),
+        (dict(schedule="quadratic"), "schedule"),
+        (dict(n_trajectories=0), "n_trajectories"),
+        (dict(t=1.5), "t must lie"),
+    ],
+)
+def test_bad_knob_values_are_named(flow, values, words):
+    with pytest.raises(ValueError, match=words):
+        flow.set(**values)
+
+
+def test_the_ipywidgets_drive_the_same_explorer(flow):
+    box = flow.widget()
+    sliders = {w.description: w for w in box.children[0].children}
+    image = box.children[1].children[0]
+    before = image.value
+    sliders["t (slice)"].value = 0.7  # what a browser does when the slider moves
+    assert flow.values["t"] == 0.7 and image.value == flow.png != before
+    flow.set(mean_1=-1.5)  # and code moves the slider
+    assert sliders["mean 1"].value == -1.5
+    for name in ("weight 1", "weight 2", "weight 3"):
+        sliders[name].value = 0.0
+    assert flow.values["weight_1"] == 0.0 and flow.values["weight_2"] == 0.2  # last one refused
+    assert "weight" in box.children[1].children[1].value
