@@ -1,177 +1,28 @@
-"""Slider explorers for the notebooks: plain Python state, an Agg figure, ipywidgets on top.
+"""Slider explorers of the exact objects: the probability flow and the inductive step.
 
-An explorer keeps its knob values in ``values`` and draws with the building blocks of
-:mod:`cmtoy.plotting`. ``explorer.set(name=value, ...)`` validates the values, moves only
-the artists those knobs affect (the ``update_*`` half of each building block) and renders
-the figure to PNG bytes, ``explorer.png``: tests and benchmarks drive it without a kernel.
-``explorer.widget()`` puts the same object behind ipywidgets: each control calls ``set``
-and the PNG goes into an ``ipywidgets.Image``, which JupyterLab shows with no plotting
-extension.
-
-Rendering blits: the frame (axes, ticks, labels, fixed curves) is drawn once and kept as
-a background; a slider move redraws only the explorer's own artists on top of it.
+Each explorer is a :class:`cmtoy.explorer.Explorer`: ``set(...)`` from code or
+``widget()`` in a notebook (notebooks 01 and 02). Every number drawn comes from the exact
+:class:`cmtoy.Interpolant`; the drawing is the building blocks of :mod:`cmtoy.plotting`.
 """
 
 from __future__ import annotations
 
 import functools
-import io
 
 import ipywidgets
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from PIL import Image
 
+from .explorer import Explorer, float_slider
 from .interpolant import Interpolant
+from .metrics import induction_error
 from .plotting import (
-    LINE, figure_style, make_flow_axes, noise_quantiles, plot_density, plot_marginal, plot_paths,
-    plot_schedule, update_density, update_marginal, update_paths, update_schedule,
+    ARROW, BACKGROUND, LINE, interpolant_paths, make_flow_axes, noise_quantiles, plot_density,
+    plot_marginal, plot_paths, plot_points, plot_schedule, update_density, update_marginal,
+    update_paths, update_schedule,
 )
-from .targets import GaussianMixture
+from .targets import SEED_MIXTURE, GaussianMixture
 
-__all__ = ["Explorer", "ProbabilityFlowExplorer", "make_interpolant", "float_slider"]
-
-
-def encode_png(canvas):
-    """The Agg canvas as PNG bytes (zlib level 1: several times quicker than the default)."""
-    buffer = io.BytesIO()
-    rgb = np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :3])  # opaque: drop alpha
-    Image.fromarray(rgb).save(buffer, format="png", compress_level=1)
-    return buffer.getvalue()
-
-
-class Explorer:
-    """Base class: knob values, a blitted Agg figure and the ipywidgets wiring.
-
-    Subclasses set ``defaults`` (knob -> value), ``controls`` (knob -> function building
-    its ipywidget from a value), and define ``draw()``, which lays out the figure and
-    fills ``artists`` (group name -> list of artists; each group belongs to one of the
-    ``layers``), and
-    ``update(changed)``, which moves the artists that depend on the knobs in ``changed``
-    and returns the names of the groups it moved.
-    """
-
-    defaults: dict = {}
-    controls: dict = {}
-    layers: tuple = ()  # artist group names, bottom layer first (see render)
-    figure_size = (7.0, 5.0)  # inches, the seed page's size
-    dpi = 100
-
-    def __init__(self, **values):
-        self.values = self.check({**self.defaults, **values})
-        self.figure = Figure(figsize=self.figure_size, dpi=self.dpi)
-        FigureCanvasAgg(self.figure)
-        self.artists = {}  # name -> artists the explorer moves; all else is background
-        self.message = ""  # why the last set() was refused, for the status line
-        self._widgets = {}  # knob -> its ipywidget, once widget() was called
-        self._image = self._status = None
-        self._frame, self._under = None, []  # frame key; canvas caches under each layer
-        with figure_style():
-            self.draw()
-        self.render()
-
-    def check(self, values):
-        """Validate knob values, returning them cleaned. Subclasses extend this."""
-        unknown = sorted(set(values) - set(self.defaults))
-        if unknown:
-            raise ValueError(f"unknown knob(s) {unknown}; this explorer has {sorted(self.defaults)}")
-        return dict(values)
-
-    def set(self, **values):
-        """Change knobs, move what they affect and re-render ``png``. Returns the changed names.
-
-        A combination the model rejects (all weights zero, say) raises ValueError inside
-        ``update``; then the knobs keep their old values, the figure stays as it was and
-        ``message`` says why (the widget shows it under the figure).
-        """
-        cleaned = self.check(values)
-        changed = {name for name, value in cleaned.items() if self.values[name] != value}
-        if not changed:
-            return changed
-        previous = dict(self.values)
-        self.values.update(cleaned)
-        try:
-            with figure_style():
-                moved = self.update(changed)
-        except ValueError as error:
-            self.values, self.message = previous, str(error)
-            changed = set()
-        else:
-            self.message = ""
-            self.render(moved)
-        self._sync_widgets()
-        return changed
-
-    def draw(self):
-        raise NotImplementedError
-
-    def update(self, changed):
-        raise NotImplementedError
-
-    def render(self, moved=None):
-        """Draw the figure into ``png``, redrawing only what moved over cached backgrounds.
-
-        The frame (axes, ticks, labels, fixed curves) is drawn in full only when a limit
-        of an axis with tick marks changed. Over it the artist groups are drawn layer by
-        layer (``layers``, bottom first), and the canvas is cached under each layer, so a
-        move restores the cache under the lowest layer holding a ``moved`` group and
-        redraws from there up (all layers when ``moved`` is None).
-        """
-        canvas = self.figure.canvas
-        frame = [
-            (ax.get_xlim() if len(ax.get_xticks()) else None, ax.get_ylim() if len(ax.get_yticks()) else None)
-            for ax in self.figure.axes
-        ]
-        if frame != self._frame:
-            for artist in (a for artists in self.artists.values() for a in artists):
-                artist.set_animated(True)  # left out of the full draw, drawn by layers below
-            canvas.draw()
-            self._frame, self._under = frame, [canvas.copy_from_bbox(self.figure.bbox)]
-        first = next(
-            (i for i, layer in enumerate(self.layers) if moved is None or set(layer) & set(moved)), len(self.layers)
-        )
-        first = min(first, len(self._under) - 1)
-        canvas.restore_region(self._under[first])
-        del self._under[first + 1:]
-        for i, layer in enumerate(self.layers[first:], start=first):
-            artists = [artist for name in layer for artist in self.artists[name]]
-            for artist in sorted(artists, key=lambda a: a.get_zorder()):
-                artist.axes.draw_artist(artist)
-            if i + 1 < len(self.layers):
-                self._under.append(canvas.copy_from_bbox(self.figure.bbox))
-        self.png = encode_png(canvas)
-        if self._image is not None:
-            self._image.value = self.png
-
-    def widget(self):
-        """The controls beside the figure (an ipywidgets.Image) and a status line."""
-        self._image = ipywidgets.Image(value=self.png, format="png", layout={"width": "700px"})
-        self._status = ipywidgets.HTML()
-        for name, make in self.controls.items():
-            self._widgets[name] = make(self.values[name])
-            self._widgets[name].observe(functools.partial(self._on_change, name), names="value")
-        controls = ipywidgets.VBox(list(self._widgets.values()), layout={"min_width": "320px"})
-        return ipywidgets.HBox([controls, ipywidgets.VBox([self._image, self._status])])
-
-    def _on_change(self, name, change):
-        self.set(**{name: change["new"]})
-
-    def _sync_widgets(self):
-        """Show knob values set from code on the controls, and the refusal message if any."""
-        for name, control in self._widgets.items():
-            if control.value != self.values[name]:
-                control.value = self.values[name]  # its observer finds nothing changed
-        if self._status is not None:
-            self._status.value = f"<span style='color:#b00000'>{self.message}</span>" if self.message else ""
-
-
-def float_slider(description, low, high, step, readout_format=".2f"):
-    """A factory for a FloatSlider that redraws while it is dragged."""
-    return lambda value: ipywidgets.FloatSlider(
-        value=value, min=low, max=high, step=step, description=description, readout_format=readout_format,
-        continuous_update=True, style={"description_width": "90px"},
-    )
+__all__ = ["ProbabilityFlowExplorer", "InductiveStepExplorer", "make_interpolant", "flow_paths"]
 
 
 @functools.lru_cache(maxsize=64)
@@ -299,3 +150,114 @@ class ProbabilityFlowExplorer(Explorer):
         for line in lines:
             line.remove()
         self.artists["paths"] = plot_paths(self.axes.flow, ts, paths, color="white", alpha=0.5, linewidth=1.0)
+
+
+@functools.lru_cache(maxsize=32)
+def induction_curve(interp, t, n=64):
+    """``cmtoy.metrics.induction_error`` at time t over dt in [1e-3, 1 - t], cached per t."""
+    return induction_error(interp, t, np.geomspace(1e-3, 1.0 - t, 10), n=n)
+
+
+class InductiveStepExplorer(Explorer):
+    """One step of the inductive process (the seed page's second figure), exactly.
+
+    Knobs: ``t``, ``dt`` and the pair (``x_0``, ``x_1``). The points x_t and x_{t+dt}
+    lie on one interpolant line x_0 -> x_1 (orange, seed eq. 2). Consistency training
+    (Song et al. 2023, Alg. 3) asks f(t + dt, x_{t+dt}) to equal f(t, x_t); the exact
+    flow lines through the two points (solid from t, dashed from t + dt) show where each
+    really lands at t = 0. The right panel plots the gap between the two landing
+    points against dt (black; the dot is the current dt) over the typical induction
+    error at this t (``cmtoy.metrics.induction_error``: spread ~ dt, bias ~ dt^2).
+    """
+
+    defaults = dict(t=0.5, dt=0.2, x_0=2.0, x_1=-0.2)
+    controls = {
+        "t": float_slider("t", 0.05, 0.95, 0.05),
+        "dt": lambda value: ipywidgets.FloatLogSlider(
+            value=value, base=10, min=-3, max=np.log10(0.5), step=0.05, description="Δt",
+            readout_format=".3f", continuous_update=True, style={"description_width": "90px"}),
+        "x_0": float_slider("x_0", -2.5, 2.5, 0.05),
+        "x_1": float_slider("x_1", -3.0, 3.0, 0.05),
+    }
+    figure_size = (10.0, 5.0)
+    layers = (("curves",), ("pair",))  # the reference curves move only with t
+
+    def check(self, values):
+        values = {name: float(value) for name, value in super().check(values).items()}
+        for name, value in values.items():
+            if name in ("t", "dt") and not 0.0 < value < 1.0:
+                raise ValueError(f"{name} must lie in (0, 1), got {value!r}")
+        return values
+
+    def draw(self):
+        self.interp = interp = Interpolant(SEED_MIXTURE, "linear")
+        left, right = self.figure.subfigures(1, 2, width_ratios=(7.0, 3.0))
+        self.axes = axes = make_flow_axes(left)
+        x = np.linspace(*axes.flow.get_ylim(), 601)
+        plot_schedule(axes.schedule, interp.schedule)
+        plot_marginal(axes.x_0, x, interp.pdf(0.0, x))
+        plot_marginal(axes.x_1, x, interp.pdf(1.0, x))
+        plot_density(axes.flow, interp, n_t=200, n_x=150)
+        ts = np.linspace(0.0, 1.0, 129)
+        plot_paths(axes.flow, ts, interp.trajectories(noise_quantiles(12), ts), color=BACKGROUND,
+                   linewidth=0.8, alpha=0.6, zorder=1)
+        self.error_axes = ax = right.add_subplot(right.add_gridspec(left=0.3, right=0.95, bottom=0.14, top=0.98)[0])
+        ax.set(xscale="log", yscale="log", xlim=(1e-3, 1.0), ylim=(1e-7, 10.0),
+               xlabel=r"$\Delta t$", ylabel="gap at $t = 0$")
+        ax.grid(which="major")
+        flow = axes.flow
+        self.artists["curves"] = [
+            *ax.plot([], [], color=ARROW, label="spread (typical)"),
+            *ax.plot([], [], color=LINE, label="bias (typical)"),
+        ]
+        self.artists["pair"] = [
+            *plot_paths(flow, [0.0, 1.0], [[0.0], [0.0]], color=LINE, linewidth=1.2, zorder=2),
+            *plot_paths(flow, [0.0, 1.0], [[0.0], [0.0]], color="black", zorder=3),
+            *plot_paths(flow, [0.0, 1.0], [[0.0], [0.0]], color="black", linestyle="--", zorder=3),
+            plot_points(flow, [0.0, 0.0], [0.0, 0.0])[0],  # x_t and x_{t+dt}
+            plot_points(flow, [0.0, 0.0], [0.0, 0.0], size=5.0)[0],  # where their flow lines land
+            plot_points(flow, [0.0, 1.0], [0.0, 0.0], color=LINE, size=5.0)[0],  # x_0 and x_1
+            *ax.plot([], [], color="black", label="this pair"),
+            *ax.plot([], [], "o", color="black"),
+        ]
+        ax.legend(fontsize=10, loc="lower right", frameon=False)
+        self.update(set(self.defaults))
+
+    def update(self, changed):
+        v = self.values
+        t, dt, x_0, x_1 = v["t"], v["dt"], v["x_0"], v["x_1"]
+        if t + dt > 1.0:
+            raise ValueError(f"t + dt must be <= 1, got t = {t:g}, dt = {dt:g}")
+        moved = {"pair"}
+        if "t" in changed:
+            curve = induction_curve(self.interp, t)
+            spread, bias = self.artists["curves"]
+            spread.set_data(curve.dts, curve.spread)
+            bias.set_data(curve.dts, curve.bias)
+            moved.add("curves")
+        line, solid, dashed, points, ends, pair_ends, gap_curve, gap_dot = self.artists["pair"]
+        ts = np.linspace(0.0, 1.0, 129)
+        update_paths([line], ts, interpolant_paths(self.interp.schedule, x_0, x_1, ts))
+        landings = []
+        for back, start in ((solid, t), (dashed, t + dt)):
+            earlier = np.linspace(0.0, start, 101)
+            path = self.interp.flow_map(self.on_line([start]), start, earlier)
+            update_paths([back], earlier, path)
+            landings.append(path[0])
+        points.set_data([t, t + dt], self.on_line([t, t + dt]))
+        ends.set_data([0.0, 0.0], landings)
+        pair_ends.set_data([0.0, 1.0], [x_0, x_1])
+        dts = np.geomspace(1e-3, 1.0 - t, 40)
+        gap_curve.set_data(dts, self.landing_gap(dts))
+        gap_dot.set_data([dt], [abs(landings[1] - landings[0])])
+        return moved
+
+    def on_line(self, s):
+        """x_s = alpha_s x_0 + sigma_s x_1 on the current pair's line. s: [m] -> [m]"""
+        return interpolant_paths(self.interp.schedule, self.values["x_0"], self.values["x_1"], s)[:, 0]
+
+    def landing_gap(self, dts):
+        """|f*(t + dt, x_{t+dt}) - f*(t, x_t)| along the current line. dts: [m] -> [m]"""
+        t, dts = self.values["t"], np.asarray(dts, dtype=float)
+        f_t = self.interp.flow_map(self.on_line([t]), t, 0.0)
+        return np.abs(self.interp.flow_map(self.on_line(t + dts), t + dts, 0.0) - f_t)

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 import cmtoy
+from cmtoy.metrics import induction_error
 from cmtoy.plotting import noise_quantiles
-from cmtoy.widgets import ProbabilityFlowExplorer
+from cmtoy.widgets import InductiveStepExplorer, ProbabilityFlowExplorer
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +117,37 @@ def test_the_ipywidgets_drive_the_same_explorer(flow):
         sliders[name].value = 0.0
     assert flow.values["weight_1"] == 0.0 and flow.values["weight_2"] == 0.2  # last one refused
     assert "weight" in box.children[1].children[1].value
+
+
+@pytest.fixture(scope="module")
+def step():
+    return InductiveStepExplorer()
+
+
+def test_inductive_step_lands_both_points_with_the_exact_flow(step):
+    step.set(t=0.4, dt=0.1, x_0=-1.0, x_1=1.2)
+    interp = cmtoy.Interpolant(cmtoy.SEED_MIXTURE, "linear")
+    points, ends = step.artists["pair"][3:5]
+    np.testing.assert_allclose(points.get_xdata(), [0.4, 0.5])
+    np.testing.assert_allclose(points.get_ydata(), [0.6 * -1.0 + 0.4 * 1.2, 0.5 * -1.0 + 0.5 * 1.2])
+    expected = [interp.flow_map(np.array([x]), s, 0.0)[0] for s, x in zip([0.4, 0.5], points.get_ydata())]
+    np.testing.assert_allclose(ends.get_ydata(), expected, atol=1e-12)
+    gap_dot = step.artists["pair"][-1]
+    np.testing.assert_allclose(gap_dot.get_ydata(), [abs(expected[1] - expected[0])], atol=1e-12)
+
+
+def test_the_landing_gap_shrinks_with_dt_and_the_curves_follow_t(step):
+    step.set(t=0.4, x_0=-1.0, x_1=1.2, dt=0.1)
+    wide = step.artists["pair"][-1].get_ydata()[0]
+    step.set(dt=0.002)
+    assert step.artists["pair"][-1].get_ydata()[0] < wide / 10  # the gap is O(dt)
+    step.set(t=0.6)
+    spread = step.artists["curves"][0]
+    curve = induction_error(step.interp, 0.6, np.geomspace(1e-3, 0.4, 10), n=64)
+    np.testing.assert_allclose(spread.get_ydata(), curve.spread)
+
+
+def test_inductive_step_refuses_t_plus_dt_beyond_one(step):
+    step.set(t=0.5, dt=0.2)
+    assert step.set(t=0.9) == set() and "t + dt" in step.message
+    assert step.values["t"] == 0.5
