@@ -56,6 +56,7 @@ class Explorer:
     dpi = 100
 
     def __init__(self, **values):
+        self.values = dict(self.defaults)  # check() may read the current values
         self.values = self.check({**self.defaults, **values})
         self.figure = Figure(figsize=self.figure_size, dpi=self.dpi)
         FigureCanvasAgg(self.figure)

@@ -1,11 +1,14 @@
 """The explorers' logic, driven from Python: a knob moves exactly the data it should."""
 
+import ipywidgets
 import numpy as np
 import pytest
 
 import cmtoy
+from cmtoy.learned_widgets import ExactModel, SamplingExplorer, TrainingExplorer, sampling_times
 from cmtoy.metrics import induction_error
 from cmtoy.plotting import noise_quantiles
+from cmtoy.sampling import sample
 from cmtoy.widgets import InductiveStepExplorer, ProbabilityFlowExplorer
 
 
@@ -151,3 +154,40 @@ def test_inductive_step_refuses_t_plus_dt_beyond_one(step):
     step.set(t=0.5, dt=0.2)
     assert step.set(t=0.9) == set() and "t + dt" in step.message
     assert step.values["t"] == 0.5
+
+
+def test_training_explorer_draws_the_model_it_trains():
+    trainer = TrainingExplorer(steps=100, batch=64)
+    progress = ipywidgets.IntProgress()
+    model, history = trainer.train(progress)
+    assert progress.value == progress.max == 100
+    first = trainer.artists["curves"][0]  # f_theta(0.1, .)
+    x = first.get_xdata()
+    np.testing.assert_allclose(first.get_ydata(), model(np.full_like(x, 0.1), x))
+    w1_line = trainer.artists["curves"][4]
+    assert list(w1_line.get_xdata()) == [e["step"] for e in history["evals"]] == list(range(10, 101, 10))
+    assert list(w1_line.get_ydata()) == [e["w1_1step"] for e in history["evals"]]
+    with pytest.raises(ValueError, match="method"):
+        trainer.set(method="gan")
+
+
+def test_sampling_times():
+    assert sampling_times(1, 0.5) == (1.0,)
+    np.testing.assert_allclose(sampling_times(4, 0.6), [1.0, 0.6, 0.4, 0.2])
+
+
+def test_sampling_explorer_histograms_the_model_samples_and_scores_them_exactly():
+    interp = cmtoy.Interpolant(cmtoy.SEED_MIXTURE, "linear")
+    exact = ExactModel(interp)
+    sampler = SamplingExplorer(exact, interp, n_samples=5000)
+    assert sampler.w1 == sampler.w1_exact < 0.05  # the exact f* is the floor
+    shifted = lambda t, x: exact(t, x) + 0.3  # noqa: E731  a model off by 0.3 everywhere
+    shifted.schedule = interp.schedule
+    sampler = SamplingExplorer(shifted, interp, n_samples=5000)
+    assert sampler.w1 == pytest.approx(0.3, abs=0.05)
+    sampler.set(n_steps=3, t_mid=0.6)
+    samples = sample(shifted, np.random.default_rng(0), 5000, times=(1.0, 0.6, 0.3))
+    heights = sampler.artists["samples"][0].get_data().values
+    np.testing.assert_allclose(heights, np.histogram(samples, sampler.bins, density=True)[0])
+    with pytest.raises(ValueError, match="n_steps"):
+        sampler.set(n_steps=0)
