@@ -144,13 +144,16 @@ class Explorer:
 
     def widget(self):
         """The controls beside the figure (an ipywidgets.Image) and a status line."""
-        self._image = ipywidgets.Image(value=self.png, format="png", layout={"width": "700px"})
+        width = f"{round(self.figure_size[0] * self.dpi)}px"  # one image pixel per screen pixel
+        self._image = ipywidgets.Image(value=self.png, format="png", layout={"width": width, "max_width": "100%"})
         self._status = ipywidgets.HTML()
         for name, make in self.controls.items():
             self._widgets[name] = make(self.values[name])
             self._widgets[name].observe(functools.partial(self._on_change, name), names="value")
         controls = ipywidgets.VBox(list(self._widgets.values()), layout={"min_width": "320px"})
-        return ipywidgets.HBox([controls, ipywidgets.VBox([self._image, self._status])])
+        # the figure goes beside the controls, or below them in a narrow window
+        return ipywidgets.HBox([controls, ipywidgets.VBox([self._image, self._status])],
+                               layout={"flex_flow": "row wrap"})
 
     def _on_change(self, name, change):
         try:
