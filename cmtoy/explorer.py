@@ -42,11 +42,14 @@ class Explorer:
     """Base class: knob values, a blitted Agg figure and the ipywidgets wiring.
 
     Subclasses set ``defaults`` (knob -> value), ``controls`` (knob -> function building
-    its ipywidget from a value), and define ``draw()``, which lays out the figure and
-    fills ``artists`` (group name -> list of artists; each group belongs to one of the
-    ``layers``), and
-    ``update(changed)``, which moves the artists that depend on the knobs in ``changed``
-    and returns the names of the groups it moved.
+    its ipywidget from a value) and ``layers``, and define two methods:
+
+    - ``draw()`` lays out the figure and fills ``artists`` (group name -> list of the
+      artists that move; each group belongs to one layer). Everything else it draws is
+      background, drawn once.
+    - ``update(changed)`` moves the artists that depend on the knobs named in
+      ``changed`` and returns the names of the groups it moved. It raises ValueError,
+      before moving anything, for a combination of knobs the model rejects.
     """
 
     defaults: dict = {}
