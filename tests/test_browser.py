@@ -9,8 +9,10 @@ The server is stopped by its PID. No browser is ever downloaded: the test uses
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
+import re
 import secrets
 import shutil
 import signal
@@ -18,8 +20,6 @@ import socket
 import subprocess
 import sys
 import time
-import json
-import re
 import urllib.request
 
 import pytest
@@ -71,13 +71,15 @@ def lab(tmp_path):
     ]
     write_quiet_settings(tmp_path / "settings")
     log = open(tmp_path / "jupyterlab.log", "wb")
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
+    # no stdin: the server never waits on a terminal (it would prompt y/n on SIGINT)
+    server = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                              cwd=root)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{url}/api/status?token={token}", server, tmp_path / "jupyterlab.log")
         yield url, token
     finally:
-        server.send_signal(signal.SIGINT)  # Jupyter shuts its kernels down on SIGINT
+        server.send_signal(signal.SIGTERM)  # by its PID; Jupyter shuts its kernels down, then exits
         try:
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
