@@ -34,9 +34,10 @@ CHROMIUM_ARGS = [
 ]
 TIMEOUT_MS = 60_000  # generous: the machine is shared; every wait is on a selector, not a sleep
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)"
-)
+if not CHROMIUM.exists():
+    pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("jupyterlab")
 
 
 def free_port():
@@ -48,7 +49,6 @@ def free_port():
 @pytest.fixture
 def lab(tmp_path):
     """A JupyterLab server on a free local port; yields (url, token); stopped by its PID."""
-    pytest.importorskip("jupyterlab")
     root = tmp_path / "root"
     root.mkdir()
     shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
@@ -115,7 +115,6 @@ def wait_until_up(status_url, server, log_path, timeout=60.0):
 
 
 def test_slider_moves_the_figure_in_jupyterlab(lab, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
     url, token = lab
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
