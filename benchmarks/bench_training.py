@@ -1,0 +1,161 @@
+"""Quality per wall time of CT, CD and iCT on the seed mixture and a harder mixture.
+
+Prints Markdown tables for the README:
+
+1. each method with its DEFAULT TrainConfig: steps, wall time, 1- and 2-step W1
+   (100,000 samples, exact W1 to the target CDF), flow-map error, against the targets
+   cd <= 0.03, ct <= 0.05, ict <= 0.08 (1-step) and 2-step < 1-step;
+2. W1 after a wall-time budget of 5, 15 and 60 s per method: the step rate is measured
+   with a short probe run, and the run uses that many steps (so each run is deterministic
+   for its step count; the cosine learning-rate decay ends at the budget);
+3. an ablation of iCT's changes (Song & Dhariwal 2023), each switched back to CT's choice
+   one at a time, and each added to CT one at a time, at the same step count;
+4. tables 1 and 3 on a harder mixture with three unequal components.
+
+Run from the repository root:
+
+    python benchmarks/bench_training.py                  # everything (~20 min on an idle 2-core machine)
+    python benchmarks/bench_training.py --parts defaults budgets
+    python benchmarks/bench_training.py --quick          # short smoke run of every part
+
+Timings depend on the load of the machine; the machine and its load are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir))
+sys.path.insert(0, os.path.dirname(__file__))
+
+from bench_exact import machine as describe_machine  # noqa: E402
+
+import cmtoy  # noqa: E402
+from cmtoy.interpolant import Interpolant  # noqa: E402
+from cmtoy.metrics import flow_map_error, wasserstein1  # noqa: E402
+from cmtoy.sampling import sample  # noqa: E402
+from cmtoy.training import TrainConfig, train  # noqa: E402
+
+TARGETS = {"cd": 0.03, "ct": 0.05, "ict": 0.08}
+HARD = cmtoy.GaussianMixture(means=[-2.0, 0.3, 3.0], stds=[0.2, 0.05, 0.7], weights=[0.5, 0.2, 0.3])
+N_SAMPLES = 100_000
+
+# iCT's changes (Song & Dhariwal 2023) as TrainConfig overrides: (label, iCT's choice, the alternative)
+CHANGES = [
+    ("no EMA target", dict(ema=0.0), "EMA target 0.95", dict(ema=0.95)),
+    ("pseudo-Huber", dict(distance="pseudo_huber"), "squared distance", dict(distance="squared")),
+    ("1/dt weighting", dict(weighting="inverse_dt"), "uniform weighting", dict(weighting="uniform")),
+    ("log-normal t", dict(time_distribution="lognormal"), "uniform t", dict(time_distribution="uniform")),
+    ("doubling curriculum", dict(curriculum="doubling"), "sqrt curriculum (Song et al. 2023)", dict(curriculum="sqrt")),
+]
+
+
+def machine():
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"{describe_machine()}, load average {load:.1f} at start"
+
+
+def score(model, interp, seed=0):
+    """1-step W1, 2-step W1 at times (1, 0.5) and (1, 0.3) (N_SAMPLES samples), flow-map error."""
+    rng = np.random.default_rng([seed, 7])
+    w1 = lambda times: wasserstein1(sample(model, rng, N_SAMPLES, times=times), interp.target)  # noqa: E731
+    return w1((1.0,)), w1((1.0, 0.5)), w1((1.0, 0.3)), flow_map_error(model, interp, n=20_000)
+
+
+def run(interp, config):
+    """Train (no progress bar, one evaluation at the end) and score. -> dict"""
+    config = TrainConfig(**{**config.__dict__, "progress": False, "eval_samples": 1000})
+    start = time.perf_counter()
+    model, history = train(interp, config)
+    seconds = time.perf_counter() - start
+    w1, w1_2, w1_2b, fme = score(model, interp)
+    return dict(steps=history["steps_done"], seconds=seconds, w1=w1, w1_2=w1_2, w1_2b=w1_2b, fme=fme)
+
+
+def steps_per_second(interp, method, probe_steps):
+    start = time.perf_counter()
+    train(interp, TrainConfig(method=method, steps=probe_steps, progress=False, eval_samples=100))
+    return probe_steps / (time.perf_counter() - start)
+
+
+def print_row(*cells):
+    print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
+
+
+def defaults_table(interp, name, steps=None):
+    print(f"\n### {name}: each method with its default TrainConfig\n")
+    print_row("method", "steps", "wall (s)", "1-step W1", "2-step W1 (1, 0.5)", "2-step W1 (1, 0.3)",
+              "flow-map error", "target (1-step)")
+    print_row(*["---"] * 8)
+    for method in ("ct", "cd", "ict"):
+        config = TrainConfig(method=method) if steps is None else TrainConfig(method=method, steps=steps)
+        r = run(interp, config)
+        ok = "met" if r["w1"] <= TARGETS[method] else "MISSED"
+        print_row(method, r["steps"], f"{r['seconds']:.0f}", f"{r['w1']:.4f}", f"{r['w1_2']:.4f}",
+                  f"{r['w1_2b']:.4f}", f"{r['fme']:.4f}", f"<= {TARGETS[method]} ({ok})")
+
+
+def budgets_table(interp, budgets, probe_steps):
+    print("\n### W1 after a wall-time budget (steps calibrated by a probe run)\n")
+    print_row("method", *[f"{b:g} s: steps / 1-step / best 2-step" for b in budgets])
+    print_row(*["---"] * (1 + len(budgets)))
+    for method in ("ct", "cd", "ict"):
+        rate = steps_per_second(interp, method, probe_steps)
+        cells = []
+        for budget in budgets:
+            r = run(interp, TrainConfig(method=method, steps=max(50, int(rate * budget))))
+            cells.append(f"{r['steps']} / {r['w1']:.3f} / {min(r['w1_2'], r['w1_2b']):.3f}")
+        print_row(method, *cells)
+
+
+def ablation_table(interp, name, steps):
+    print(f"\n### {name}: iCT's changes one at a time ({steps} steps each)\n")
+    print_row("variant", "1-step W1", "2-step W1 (1, 0.5)", "2-step W1 (1, 0.3)", "flow-map error")
+    print_row(*["---"] * 5)
+    ct_defaults = TrainConfig(method="ct")
+    variants = [("ict (all changes)", dict(method="ict")), ("ct (EMA, squared, uniform)", dict(method="ct"))]
+    variants += [(f"ict with {alt_label}", dict(method="ict", **alt)) for _, _, alt_label, alt in CHANGES]
+    for label, ict, alt_label, alt in CHANGES:
+        if all(getattr(ct_defaults, key) == value for key, value in ict.items()):  # CT has it already
+            variants.append((f"ct with {alt_label}", dict(method="ct", **alt)))
+        else:
+            variants.append((f"ct with {label}", dict(method="ct", **ict)))
+    for label, overrides in variants:
+        r = run(interp, TrainConfig(steps=steps, **overrides))
+        print_row(label, f"{r['w1']:.4f}", f"{r['w1_2']:.4f}", f"{r['w1_2b']:.4f}", f"{r['fme']:.4f}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--parts", nargs="+", default=["defaults", "budgets", "ablation", "hard"],
+                        choices=["defaults", "budgets", "ablation", "hard"])
+    parser.add_argument("--budgets", type=float, nargs="+", default=[5.0, 15.0, 60.0])
+    parser.add_argument("--ablation-steps", type=int, default=10_000)
+    parser.add_argument("--quick", action="store_true", help="tiny runs: checks the script, not the numbers")
+    args = parser.parse_args(argv)
+    seed_interp, hard_interp = Interpolant(cmtoy.SEED_MIXTURE), Interpolant(HARD)
+    steps = 300 if args.quick else None
+    ablation_steps = 300 if args.quick else args.ablation_steps
+    budgets = [0.5, 1.0] if args.quick else args.budgets
+    print(f"Machine: {machine()}")
+    print(f"Rerun: python benchmarks/bench_training.py --parts {' '.join(args.parts)}"
+          + (" --quick" if args.quick else ""))
+    if "defaults" in args.parts:
+        defaults_table(seed_interp, "Seed mixture (means -1, 2; stds 0.1; weights 0.8, 0.2), linear schedule", steps)
+    if "budgets" in args.parts:
+        budgets_table(seed_interp, budgets, 100 if args.quick else 500)
+    if "ablation" in args.parts:
+        ablation_table(seed_interp, "Seed mixture", ablation_steps)
+    if "hard" in args.parts:
+        label = "Three unequal components (means -2, 0.3, 3; stds 0.2, 0.05, 0.7; weights 0.5, 0.2, 0.3)"
+        defaults_table(hard_interp, label, steps)
+        ablation_table(hard_interp, "Three unequal components", ablation_steps)
+
+
+if __name__ == "__main__":
+    main()

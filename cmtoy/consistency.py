@@ -1,0 +1,180 @@
+"""The consistency model f_theta(t, x) and the losses that train it.
+
+Parametrization (after Song et al. 2023, arXiv 2303.01469, Sec. 3 and App. C, written
+for a general interpolant x_t = alpha_t x_0 + sigma_t x_1): with sigma_d^2 the data
+variance and A_t = alpha_t^2 sigma_d^2 + sigma_t^2 = Var[x_t],
+
+    f_theta(t, x) = c_skip(t) x + c_out(t) F_theta(t, c_in(t) x),
+    c_skip = alpha_t sigma_d^2 / A_t,  c_out = sigma_t sigma_d / sqrt(A_t),  c_in = 1 / sqrt(A_t).
+
+At t = 0, c_skip = 1 and c_out = 0, so f_theta(0, x) = x holds exactly (it is enforced,
+not left to rounding), the boundary condition the seed page calls essential. c_in keeps
+the network input at unit variance; c_skip x is the best linear guess of x_0 for
+Gaussian data, so F_theta only learns the non-Gaussian remainder at unit scale.
+
+Losses: all three methods minimise lambda_n d(f_theta(t_{n+1}, x_{t_{n+1}}),
+f_target(t_n, x_{t_n})) with the gradient through the online network at the later time
+only; they differ in how x_{t_n} and the target network are chosen (see
+:mod:`cmtoy.training`). Gradients are hand-written: d loss / d f, then d f / d F = c_out,
+then the MLP's own backward.
+
+Shapes: ``t, x: [B]`` unless stated.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from . import mlp
+from .checkpoint import load_params, save_params
+from .schedules import make_schedule
+
+__all__ = ["ConsistencyModel", "scalings", "distance", "consistency_loss", "load_model"]
+
+FORMAT_VERSION = 1
+_CHUNK = 16_384  # evaluate large batches in chunks to bound the activation memory
+
+
+def scalings(schedule, sigma_d, t):
+    """(c_skip, c_out, c_in) at times t, with exactly (1, 0, 1/sigma_d) at t = 0.
+
+    t: [*batch] -> three arrays [*batch]
+    """
+    t = np.asarray(t, dtype=float)
+    alpha, sigma = schedule.alpha(t), schedule.sigma(t)
+    var_t = alpha * alpha * sigma_d**2 + sigma * sigma  # A_t = Var[x_t] for data variance sigma_d^2
+    at_zero = t == 0  # enforce the boundary condition for any schedule, not up to rounding
+    c_skip = np.where(at_zero, 1.0, alpha * sigma_d**2 / var_t)
+    c_out = np.where(at_zero, 0.0, sigma * sigma_d / np.sqrt(var_t))
+    c_in = 1.0 / np.sqrt(var_t)
+    return c_skip, c_out, c_in
+
+
+class ConsistencyModel:
+    """f_theta(t, x) = c_skip(t) x + c_out(t) F_theta(t, c_in(t) x), F_theta an MLP.
+
+    Parameters
+    ----------
+    schedule : Schedule or str
+    sigma_d : float
+        Standard deviation of the data, > 0 (``sqrt(interp.target.var)``).
+    params : mlp.Params
+        The network weights, which carry their MLPConfig (the model keeps a reference;
+        use ``with_params`` to swap).
+    """
+
+    def __init__(self, schedule, sigma_d, params):
+        sigma_d = float(sigma_d)
+        if not np.isfinite(sigma_d) or sigma_d <= 0:
+            raise ValueError(f"sigma_d must be a finite positive number, got {sigma_d!r}")
+        self.schedule = make_schedule(schedule)
+        self.sigma_d = sigma_d
+        self.params = params
+
+    @classmethod
+    def initialise(cls, interp, config, rng):
+        """A freshly initialised model for an interpolant. rng: numpy.random.Generator"""
+        return cls(interp.schedule, np.sqrt(interp.target.var), mlp.init_params(config, rng))
+
+    def with_params(self, params):
+        """The same model with other network weights (no copy of params)."""
+        return ConsistencyModel(self.schedule, self.sigma_d, params)
+
+    def __repr__(self):
+        return f"ConsistencyModel({self.schedule!r}, sigma_d={self.sigma_d:.4g}, {self.params.config!r})"
+
+    # -- forward / backward ------------------------------------------------------------
+
+    def forward(self, params, t, x):
+        """f_theta(t, x) and what backward needs. t, x: [B] -> (f [B], cache)"""
+        c_skip, c_out, c_in = scalings(self.schedule, self.sigma_d, t)
+        net_out, net_cache = mlp.forward(params, t, c_in * x)  # F_theta(t, c_in x)
+        return c_skip * x + c_out * net_out, (c_out, net_cache)
+
+    def backward(self, params, cache, d_f):
+        """Gradient of a loss with respect to the weights, given d loss / d f: [B] -> Params"""
+        c_out, net_cache = cache
+        d_net_out = c_out * d_f  # f = c_skip x + c_out F
+        return mlp.backward(params, net_cache, d_net_out)
+
+    def __call__(self, t, x):
+        """f_theta(t, x) with the model's weights. t, x: broadcastable -> [*batch]"""
+        t, x = np.broadcast_arrays(np.asarray(t, dtype=float), np.asarray(x, dtype=float))
+        shape = t.shape
+        t, x = t.ravel(), x.ravel()
+        out = np.empty(t.size)
+        for i in range(0, t.size, _CHUNK):
+            out[i : i + _CHUNK] = self.forward(self.params, t[i : i + _CHUNK], x[i : i + _CHUNK])[0]
+        return out.reshape(shape)
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def save(self, path, extra=None):
+        """Save to an .npz file (no pickle): weights plus JSON metadata.
+
+        extra : dict, optional JSON-serialisable metadata stored alongside (e.g. the
+        training config and final metrics).
+        """
+        meta = {
+            "format": "cmtoy.ConsistencyModel",
+            "format_version": FORMAT_VERSION,
+            "schedule": self.schedule.name,
+            "sigma_d": self.sigma_d,
+            "extra": extra or {},
+        }
+        json.dumps(meta)  # fail before writing anything if meta is not serialisable
+        if meta["schedule"] not in ("linear", "cosine"):
+            raise ValueError(f"only the named schedules can be saved, got {self.schedule!r}")
+        save_params(path, self.params, meta)
+
+
+def load_model(path):
+    """Load a model written by :meth:`ConsistencyModel.save`. returns ConsistencyModel"""
+    params, meta = load_params(path)
+    if meta.get("format") != "cmtoy.ConsistencyModel" or meta.get("format_version") != FORMAT_VERSION:
+        raise ValueError(
+            f"{path} is not a cmtoy model of format version {FORMAT_VERSION} "
+            f"(found format={meta.get('format')!r}, version={meta.get('format_version')!r})"
+        )
+    return ConsistencyModel(meta["schedule"], meta["sigma_d"], params)
+
+
+# -- losses ------------------------------------------------------------------------------
+
+
+def distance(diff, kind, huber_c=1e-3):
+    """d(f_online, f_target) as a function of diff = f_online - f_target, and its derivative.
+
+    "squared": d = diff^2 (Song et al. 2023). "pseudo_huber": d = sqrt(diff^2 + c^2) - c
+    (Song & Dhariwal 2023, arXiv 2310.14189, Sec. 3.3), quadratic below c and linear above,
+    so rare large differences (across a jump of f*) do not dominate the gradient.
+
+    diff: [B] -> (d [B], d_diff [B])
+    """
+    if kind == "squared":
+        return diff * diff, 2.0 * diff
+    if kind == "pseudo_huber":
+        root = np.sqrt(diff * diff + huber_c * huber_c)
+        return root - huber_c, diff / root
+    raise ValueError(f"unknown distance {kind!r}; choose 'squared' or 'pseudo_huber'")
+
+
+def consistency_loss(model, params, target_params, t_early, x_early, t_late, x_late, weight,
+                     kind="squared", huber_c=1e-3):
+    """The consistency loss of one batch and its gradient with respect to params.
+
+    loss = mean_i weight_i d(f_params(t_late, x_late)_i, f_target(t_early, x_early)_i),
+    with the target held fixed (stop-gradient): target_params is the EMA network for CT and
+    CD (Song et al. 2023, Alg. 2-3) and a frozen copy of params for iCT.
+
+    t_early, x_early, t_late, x_late, weight: [B].
+    returns (loss float, grads Params)
+    """
+    f_target = model.forward(target_params, t_early, x_early)[0]
+    f_online, cache = model.forward(params, t_late, x_late)
+    d, d_diff = distance(f_online - f_target, kind, huber_c)
+    loss = float(np.mean(weight * d))
+    d_f = weight * d_diff / t_late.size  # d loss / d f_online
+    return loss, model.backward(params, cache, d_f)

@@ -1,0 +1,68 @@
+"""One-step and multistep sampling from a consistency model.
+
+One step (Song et al. 2023, arXiv 2303.01469, Sec. 3): draw x_1 ~ N(0, 1) and return
+f_theta(1, x_1). Multistep (ibid., Alg. 1): for each further time t of a decreasing
+sequence, re-noise the current estimate of x_0 along the interpolant,
+x_t = alpha_t x_0 + sigma_t z with fresh z ~ N(0, 1) (seed eq. 2), and map it back
+with x_0 = f_theta(t, x_t).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .targets import _check_count, _check_rng
+
+__all__ = ["sample", "check_sampling_times"]
+
+
+def check_sampling_times(times):
+    """The sampling times as a float array [m], validated.
+
+    They must start at 1 (pure noise), be strictly decreasing and stay in (0, 1];
+    otherwise a ValueError names the offending sequence.
+    """
+    try:
+        ts = np.array(times, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise TypeError(f"times must be a sequence of floats, got {times!r}") from None
+    if ts.size == 0:
+        raise ValueError("times is empty: give at least (1.0,) for one-step sampling")
+    if ts[0] != 1.0:
+        raise ValueError(f"times must start at 1.0 (pure noise), got {ts.tolist()}")
+    if not np.all(np.isfinite(ts)) or np.any(ts <= 0) or np.any(np.diff(ts) >= 0):
+        raise ValueError(f"times must be strictly decreasing in (0, 1], got {ts.tolist()}")
+    return ts
+
+
+def sample(model, rng, n, times=(1.0,), return_path=False):
+    """Draw n samples of x_0 with a consistency model in len(times) network evaluations.
+
+    Parameters
+    ----------
+    model : ConsistencyModel
+        Anything with ``model(t, x) -> [n]`` and a ``schedule``.
+    rng : numpy.random.Generator
+    n : int
+    times : sequence of float, [m]
+        1.0 first, then strictly decreasing times in (0, 1): (1.0,) is one step,
+        (1.0, 0.5) two steps, as in Song et al. 2023, Alg. 1.
+    return_path : bool
+        Also return the estimate of x_0 after every step.
+
+    Returns
+    -------
+    samples : [n]
+    path : [m, n], only if ``return_path``; path[-1] is ``samples``.
+    """
+    n = _check_count(n)
+    _check_rng(rng)
+    ts = check_sampling_times(times)
+    schedule = model.schedule
+    x_0 = model(np.ones(n), rng.standard_normal(n))  # f(1, x_1): alpha_1 = 0, sigma_1 = 1
+    path = [x_0]
+    for t in ts[1:]:
+        x_t = schedule.alpha(t) * x_0 + schedule.sigma(t) * rng.standard_normal(n)
+        x_0 = model(np.full(n, t), x_t)
+        path.append(x_0)
+    return (x_0, np.stack(path)) if return_path else x_0

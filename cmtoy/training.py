@@ -1,0 +1,276 @@
+"""Training a consistency model: consistency training (CT), distillation (CD) and iCT.
+
+Every method draws a pair of neighbouring times t_n < t_{n+1} from a discretisation
+0 = t_0 < ... < t_N = 1 and minimises lambda_n d(f_theta(t_{n+1}, x_{t_{n+1}}),
+f_target(t_n, x_{t_n})) (:func:`cmtoy.consistency.consistency_loss`):
+
+- "ct": Song et al. 2023 (arXiv 2303.01469), Alg. 3, consistency training in isolation:
+  x_{t_n} and x_{t_{n+1}} lie on one line x_0 -> x_1 (the same x_0, x_1), the target is an
+  EMA of the online network, and the number of steps N(k) grows during training.
+- "cd": ibid., Alg. 2, consistency distillation: x_{t_n} is one Euler (or Heun) step of
+  the probability-flow ODE from x_{t_{n+1}} with the *exact* velocity
+  ``Interpolant.velocity`` as the teacher.
+- "ict": Song & Dhariwal 2023 (arXiv 2310.14189): as "ct" but with no EMA target
+  (Sec. 3.2), the pseudo-Huber distance (Sec. 3.3), weighting lambda_n = 1 / (t_{n+1} - t_n)
+  (Sec. 3.5), the doubling curriculum N(k) = min(s_0 2^floor(k / K'), s_1) (Sec. 3.4) and a
+  discretised log-normal distribution of the noise level log(sigma_t / alpha_t) (Sec. 3.5).
+
+Settings left unset (None) in :class:`TrainConfig` take the method's defaults, so each
+of iCT's changes can be switched on or off separately (see benchmarks/bench_training.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+from scipy import special
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+from . import optim
+from .consistency import ConsistencyModel, consistency_loss
+from .interpolant import Interpolant
+from .metrics import flow_map_error, wasserstein1
+from .mlp import MLPConfig
+from .sampling import sample
+
+__all__ = ["TrainConfig", "train", "METHODS"]
+
+METHODS = ("ct", "cd", "ict")
+_CHOICES = {
+    "distance": ("squared", "pseudo_huber"),
+    "weighting": ("uniform", "inverse_dt"),
+    "time_distribution": ("uniform", "lognormal"),
+    "curriculum": ("doubling", "sqrt", "constant"),
+    "solver": ("euler", "heun"),
+    "lr_decay": ("cosine", "constant"),
+}
+# method -> defaults of the settings left as None
+_METHOD_DEFAULTS = {
+    "ct": dict(ema=0.95, distance="squared", weighting="uniform", time_distribution="uniform"),
+    "cd": dict(ema=0.95, distance="squared", weighting="uniform", time_distribution="uniform"),
+    "ict": dict(ema=0.0, distance="pseudo_huber", weighting="inverse_dt", time_distribution="lognormal"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """All training settings. None means "the default of the method" (see the module doc)."""
+
+    method: str = "ct"  # "ct", "cd" or "ict"
+    steps: int = 30_000  # optimiser steps K
+    batch: int = 256  # pairs per step
+    seed: int = 0  # seeds the weights, the data and the noise: same seed, same model
+    lr: float = 2e-3  # peak Adam learning rate
+    warmup: int = 500  # steps of linear warm-up of the learning rate (at most steps - 1)
+    lr_decay: str = "cosine"  # after warm-up: "cosine" to zero, or "constant"
+    ema: float | None = None  # target-network EMA decay mu in [0, 1); 0 = no EMA (iCT)
+    eval_ema: float = 0.0  # decay of a separate EMA of the weights that is returned; 0 = online
+    distance: str | None = None  # "squared" or "pseudo_huber"
+    huber_c: float = 1e-3  # pseudo-Huber c (iCT: 0.00054 sqrt(dim), dim = 1 here)
+    weighting: str | None = None  # lambda_n: "uniform" or "inverse_dt" = 1 / (t_{n+1} - t_n)
+    time_distribution: str | None = None  # which n: "uniform" or "lognormal" in log(sigma/alpha)
+    p_mean: float = -1.1  # mean of log(sigma_t / alpha_t) under "lognormal" (iCT: -1.1)
+    p_std: float = 2.0  # std of log(sigma_t / alpha_t) under "lognormal" (iCT: 2.0)
+    curriculum: str = "doubling"  # N(k): "doubling" (iCT), "sqrt" (Song et al. 2023), "constant"
+    n_min: int = 10  # N at the start of training (s_0)
+    n_max: int = 1280  # N at the end of training (s_1)
+    grid_rho: float = 1.0  # grid t_i = (i / N)^rho; rho > 1 puts more steps near t = 0
+    solver: str = "euler"  # teacher step of "cd": "euler" or "heun"
+    mlp: MLPConfig = MLPConfig()  # the network F_theta
+    eval_every: int = 0  # steps between metric evaluations in the history; 0 = only at the end
+    eval_samples: int = 20_000  # samples for each W1 in the history
+    max_seconds: float | None = None  # stop early after this wall time (then steps vary)
+    progress: bool = True  # show a tqdm progress bar
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
+        for key, value in _METHOD_DEFAULTS[self.method].items():
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, value)
+        for key, allowed in _CHOICES.items():
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"unknown {key} {getattr(self, key)!r}; choose one of {allowed}")
+        for key in ("steps", "batch", "n_min", "n_max", "eval_samples"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{key} must be a positive integer, got {value!r}")
+        for key in ("warmup", "eval_every", "seed"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{key} must be a non-negative integer, got {value!r}")
+        if self.n_min > self.n_max:
+            raise ValueError(f"n_min must be <= n_max, got n_min={self.n_min}, n_max={self.n_max}")
+        if not (math.isfinite(self.lr) and self.lr >= 0):
+            raise ValueError(f"lr must be a finite number >= 0, got {self.lr!r}")
+        for key in ("ema", "eval_ema"):
+            if not 0.0 <= getattr(self, key) < 1.0:
+                raise ValueError(f"{key} must lie in [0, 1), got {getattr(self, key)!r}")
+        for key in ("huber_c", "p_std", "grid_rho"):
+            if not (math.isfinite(getattr(self, key)) and getattr(self, key) > 0):
+                raise ValueError(f"{key} must be a finite number > 0, got {getattr(self, key)!r}")
+        if self.max_seconds is not None and not self.max_seconds > 0:
+            raise ValueError(f"max_seconds must be None or > 0, got {self.max_seconds!r}")
+        if not isinstance(self.mlp, MLPConfig):
+            raise TypeError(f"mlp must be a cmtoy.mlp.MLPConfig, got {type(self.mlp).__name__}")
+        if self.n_min < 2:  # the largest step dt = 1 / n_min must lie in (0, 1)
+            raise ValueError(f"n_min must be >= 2 so that every step dt = 1/N lies in (0, 1), got {self.n_min}")
+
+
+# -- the discretisation and its curriculum ---------------------------------------------
+
+
+def n_steps(config, k):
+    """N(k), the number of discretisation steps at training step k."""
+    s0, s1, total = config.n_min, config.n_max, config.steps
+    if config.curriculum == "constant":
+        return s1
+    if config.curriculum == "sqrt":  # Song et al. 2023, App. C
+        return min(s1, math.ceil(math.sqrt(k / total * ((s1 + 1) ** 2 - s0**2) + s0**2) - 1) + 1)
+    stage = max(1, total // (int(math.log2(s1 / s0)) + 1))  # Song & Dhariwal 2023, Sec. 3.4
+    return min(s0 * 2 ** (k // stage), s1)
+
+
+def time_grid(config, schedule, n):
+    """The grid 0 = t_0 < ... < t_N = 1 and the probabilities p_n of the pair (t_n, t_{n+1}).
+
+    returns (t [N + 1], p [N])
+    """
+    t = (np.arange(n + 1) / n) ** config.grid_rho
+    if config.time_distribution == "uniform":
+        return t, np.full(n, 1.0 / n)
+    # Song & Dhariwal 2023, Sec. 3.5: p_n proportional to the mass that a normal law of
+    # log(sigma / alpha) puts between the neighbouring noise levels
+    with np.errstate(divide="ignore"):
+        log_ratio = np.log(schedule.sigma(t)) - np.log(schedule.alpha(t))
+    cdf = special.ndtr((log_ratio - config.p_mean) / config.p_std)
+    p = np.diff(cdf)
+    return t, p / p.sum()
+
+
+def make_pairs(config, interp, rng, t_early, t_late):
+    """Points (x_{t_n}, x_{t_{n+1}}) of one batch. t_early, t_late: [B] -> (x_early, x_late)"""
+    alpha, sigma = interp.schedule.alpha, interp.schedule.sigma
+    x_0 = interp.target.sample(rng, t_late.size)
+    x_1 = rng.standard_normal(t_late.size)
+    x_late = alpha(t_late) * x_0 + sigma(t_late) * x_1  # seed eq. 2
+    if config.method != "cd":  # isolation: the same x_0, x_1 at the earlier time
+        return alpha(t_early) * x_0 + sigma(t_early) * x_1, x_late
+    dt = t_late - t_early  # distillation: one ODE step back with the exact velocity
+    v_late = interp.velocity(t_late, x_late)
+    x_euler = x_late - dt * v_late
+    if config.solver == "euler":
+        return x_euler, x_late
+    return x_late - 0.5 * dt * (v_late + interp.velocity(t_early, x_euler)), x_late  # Heun
+
+
+# -- the training loop -----------------------------------------------------------------
+
+
+def evaluate(model, interp, n, seed):
+    """W1 of 1- and 2-step samples and the flow-map error, on a fixed rng of its own."""
+    rng = np.random.default_rng([seed, 1])
+    return {
+        "w1_1step": wasserstein1(sample(model, rng, n), interp.target),
+        "w1_2step": wasserstein1(sample(model, rng, n, times=(1.0, 0.5)), interp.target),
+        "flow_map_error": flow_map_error(model, interp, n=min(n, 5000), rng=rng),
+    }
+
+
+def learning_rates(config):
+    """The learning rate of every step: linear warm-up, then cosine decay to 0 or constant. -> [steps]"""
+    warmup = min(config.warmup, config.steps - 1)
+    schedule = optim.LRSchedule(config.lr, warmup, config.lr_decay, total_steps=config.steps)
+    return schedule(np.arange(config.steps))
+
+
+def train(interp, config=None, callback=None):
+    """Train a consistency model on an interpolant.
+
+    Parameters
+    ----------
+    interp : Interpolant
+    config : TrainConfig, default TrainConfig()
+    callback : callable(step, model, history), optional
+        Called after every evaluation (every ``config.eval_every`` steps and at the end),
+        e.g. to update a live plot. ``model`` is the model being trained.
+
+    Returns
+    -------
+    model : ConsistencyModel
+    history : dict with "loss" [steps_done], "evals" (list of dicts with step, seconds,
+        w1_1step, w1_2step, flow_map_error), "steps_done" and "seconds".
+
+    Raises
+    ------
+    FloatingPointError
+        If the loss becomes non-finite, naming the step and the learning rate.
+    """
+    if not isinstance(interp, Interpolant):
+        raise TypeError(f"interp must be a cmtoy.Interpolant, got {type(interp).__name__}")
+    config = TrainConfig() if config is None else config
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a cmtoy.TrainConfig, got {type(config).__name__}")
+    with threadpool_limits(1):  # one BLAS thread is much faster for these small matrices
+        return _train(interp, config, callback)
+
+
+def _train(interp, config, callback):
+    rng = np.random.default_rng(config.seed)
+    model = ConsistencyModel.initialise(interp, config.mlp, rng)
+    params = model.params
+    target = params.copy() if config.ema > 0 else params  # iCT: the target is the online net
+    averaged = params.copy() if config.eval_ema > 0 else params
+    output = model.with_params(averaged)
+    adam = optim.AdamState.zeros(params.flat.size)
+    grids = {}
+    lrs = learning_rates(config)
+    history = {"loss": [], "evals": [], "steps_done": 0, "seconds": 0.0}
+    start = time.perf_counter()
+
+    def record(step):
+        history["seconds"] = time.perf_counter() - start
+        history["evals"].append({"step": step, "seconds": history["seconds"],
+                                 **evaluate(output, interp, config.eval_samples, config.seed)})
+        if callback is not None:
+            callback(step, output, history)
+
+    bar = tqdm(range(config.steps), disable=not config.progress, desc=f"train {config.method}")
+    for k in bar:
+        n = n_steps(config, k)
+        if n not in grids:
+            grids[n] = time_grid(config, interp.schedule, n)
+        grid, p = grids[n]
+        i = rng.choice(n, size=config.batch, p=p)
+        t_early, t_late = grid[i], grid[i + 1]
+        x_early, x_late = make_pairs(config, interp, rng, t_early, t_late)
+        weight = 1.0 / (t_late - t_early) if config.weighting == "inverse_dt" else np.ones(config.batch)
+        loss, grads = consistency_loss(model, params, target, t_early, x_early, t_late, x_late,
+                                       weight, config.distance, config.huber_c)
+        lr = lrs[k]
+        if not math.isfinite(loss):
+            raise FloatingPointError(
+                f"the {config.method} loss became {loss} at step {k} (learning rate {lr:.3g}); "
+                f"try a smaller TrainConfig.lr or a longer warm-up"
+            )
+        optim.adam_step(params.flat, grads.flat, adam, lr)
+        if config.ema > 0:
+            optim.ema_update(target.flat, params.flat, config.ema)
+        if config.eval_ema > 0:
+            optim.ema_update(averaged.flat, params.flat, config.eval_ema)
+        history["loss"].append(loss)
+        history["steps_done"] = k + 1
+        if k % 200 == 0:
+            bar.set_postfix(loss=f"{loss:.3g}", N=n, refresh=False)
+        if config.eval_every and (k + 1) % config.eval_every == 0 and k + 1 < config.steps:
+            record(k + 1)
+        if config.max_seconds is not None and time.perf_counter() - start > config.max_seconds:
+            break
+    bar.close()
+    history["loss"] = np.asarray(history["loss"])
+    record(history["steps_done"])
+    return output, history

@@ -1,0 +1,122 @@
+"""TrainConfig validation, the curriculum, short training runs, determinism, the CLI."""
+
+import argparse
+
+import numpy as np
+import pytest
+
+import cmtoy
+from cmtoy.consistency import ConsistencyModel, load_model
+from cmtoy.interpolant import Interpolant
+from cmtoy.metrics import wasserstein1
+from cmtoy.mlp import MLPConfig
+from cmtoy.sampling import sample
+from cmtoy.train_cli import add_train_arguments, train_command
+from cmtoy.training import TrainConfig, n_steps, time_grid, train
+
+INTERP = Interpolant(cmtoy.SEED_MIXTURE)
+QUICK = dict(steps=600, batch=128, n_min=4, n_max=64, warmup=50, progress=False, eval_samples=4000,
+             mlp=MLPConfig(width=32, depth=2, n_fourier=8))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("method", "ddpm"), ("steps", 0), ("steps", -5), ("batch", 0), ("n_min", 1), ("lr", -1e-3),
+     ("lr", float("nan")), ("ema", 1.0), ("ema", -0.1), ("eval_ema", 1.5), ("distance", "l1"),
+     ("curriculum", "linear"), ("time_distribution", "beta"), ("solver", "rk4"), ("huber_c", 0.0),
+     ("steps", 2.5), ("max_seconds", 0.0)],
+)
+def test_bad_configs_raise_a_value_error_naming_the_value(field, value):
+    with pytest.raises(ValueError, match=field if field != "method" else "ddpm"):
+        TrainConfig(**{field: value})
+
+
+def test_n_min_above_n_max_is_rejected():
+    with pytest.raises(ValueError, match="n_min"):
+        TrainConfig(n_min=100, n_max=50)
+
+
+def test_unset_settings_take_the_method_defaults_and_explicit_ones_win():
+    ict = TrainConfig(method="ict")
+    assert (ict.ema, ict.distance, ict.weighting, ict.time_distribution) == (0.0, "pseudo_huber", "inverse_dt", "lognormal")
+    ct = TrainConfig(method="ct")
+    assert ct.ema > 0 and ct.distance == "squared"
+    assert TrainConfig(method="ict", ema=0.9, distance="squared").ema == 0.9
+
+
+@pytest.mark.parametrize("curriculum", ["doubling", "sqrt", "constant"])
+def test_curriculum_grows_from_n_min_to_n_max(curriculum):
+    config = TrainConfig(curriculum=curriculum, steps=1000, n_min=10, n_max=1280)
+    ns = [n_steps(config, k) for k in range(1000)]
+    assert np.all(np.diff(ns) >= 0) and ns[-1] == 1280
+    assert ns[0] == (1280 if curriculum == "constant" else 10)
+    if curriculum == "doubling":
+        assert set(ns) == {10 * 2**j for j in range(8)}
+
+
+@pytest.mark.parametrize("distribution", ["uniform", "lognormal"])
+def test_time_grid_spans_zero_to_one_with_a_probability_per_step(distribution):
+    config = TrainConfig(time_distribution=distribution, grid_rho=2.0)
+    t, p = time_grid(config, cmtoy.LinearSchedule(), 40)
+    assert t[0] == 0.0 and t[-1] == 1.0 and np.all(np.diff(t) > 0)
+    assert p.shape == (40,) and np.all(p >= 0) and p.sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("method", ["ct", "cd", "ict"])
+def test_a_short_run_improves_w1_over_the_untrained_model(method):
+    config = TrainConfig(method=method, lr=5e-3, **QUICK)
+    untrained = ConsistencyModel.initialise(INTERP, config.mlp, np.random.default_rng(config.seed))
+    w1_before = wasserstein1(sample(untrained, np.random.default_rng(1), 20_000), INTERP.target)
+    model, history = train(INTERP, config)
+    w1_after = wasserstein1(sample(model, np.random.default_rng(1), 20_000), INTERP.target)
+    assert w1_after < 0.6 * w1_before
+    assert history["loss"].shape == (600,) and np.all(np.isfinite(history["loss"]))
+    assert history["evals"][-1]["step"] == 600
+
+
+def test_the_same_seed_gives_the_same_model_bit_for_bit():
+    config = TrainConfig(method="ct", eval_ema=0.9, **{**QUICK, "steps": 150})
+    a, history_a = train(INTERP, config)
+    b, history_b = train(INTERP, config)
+    assert np.array_equal(a.params.flat, b.params.flat)
+    assert np.array_equal(history_a["loss"], history_b["loss"])
+    c, _ = train(INTERP, TrainConfig(method="ct", seed=1, eval_ema=0.9, **{**QUICK, "steps": 150}))
+    assert not np.array_equal(a.params.flat, c.params.flat)
+
+
+def test_callback_sees_every_evaluation():
+    seen = []
+    config = TrainConfig(method="cd", eval_every=50, **{**QUICK, "steps": 150})
+    _, history = train(INTERP, config, callback=lambda step, model, hist: seen.append((step, len(hist["evals"]))))
+    assert seen == [(50, 1), (100, 2), (150, 3)]
+    assert {"w1_1step", "w1_2step", "flow_map_error", "seconds"} <= set(history["evals"][0])
+
+
+def test_a_diverging_loss_stops_training_with_the_step_and_learning_rate():
+    config = TrainConfig(method="ct", lr=1e200, **{**QUICK, "warmup": 0})
+    with np.errstate(all="ignore"), pytest.raises(FloatingPointError, match=r"step \d+ \(learning rate"):
+        train(INTERP, config)
+
+
+def test_max_seconds_stops_early():
+    _, history = train(INTERP, TrainConfig(max_seconds=1e-9, **QUICK))
+    assert history["steps_done"] == 1 and history["loss"].shape == (1,)
+
+
+def test_train_checks_its_arguments():
+    with pytest.raises(TypeError, match="Interpolant"):
+        train(cmtoy.SEED_MIXTURE, TrainConfig())
+    with pytest.raises(TypeError, match="TrainConfig"):
+        train(INTERP, {"method": "ct"})
+
+
+def test_train_command_prints_metrics_and_saves_a_loadable_model(tmp_path, capsys):
+    out = tmp_path / "model.npz"
+    parser = add_train_arguments(argparse.ArgumentParser())
+    args = parser.parse_args(["--method", "cd", "--steps", "40", "--seed", "2", "--out", str(out), "--no-progress"])
+    model, _ = train_command(args)
+    printed = capsys.readouterr().out
+    assert "W1 1-step" in printed and str(out) in printed
+    loaded = load_model(out)
+    x = np.linspace(-2, 2, 7)
+    assert np.array_equal(loaded(1.0, x), model(1.0, x))
