@@ -1,4 +1,4 @@
-"""The command line: ``python -m cmtoy figures`` (and ``cmtoy figures`` as a console script).
+"""The command line: ``python -m cmtoy figures`` and ``python -m cmtoy train`` (also ``cmtoy ...``).
 
 Each subcommand is one ``add_<name>_command(subparsers)`` function that registers its
 parser and sets ``handler`` to a function ``(args) -> exit status``. Errors the user can
@@ -52,10 +52,39 @@ def run_figures(args):
     return 0
 
 
-# The training command goes here, registered the same way:
-#     def add_train_command(subparsers): ...   # python -m cmtoy train --method ct --steps N --out model.npz
-# and appended to COMMANDS below.
-COMMANDS = (add_figures_command,)
+def add_train_command(subparsers):
+    from .train_cli import add_train_arguments
+
+    parser = subparsers.add_parser(
+        "train", help="train a consistency model and print its exact metrics",
+        description="Train f_theta on a 1-D mixture (default: the seed mixture), print the exact "
+                    "1- and 2-step W1 and flow-map error, and save the model as .npz.",
+    )
+    add_train_arguments(parser)
+    parser.set_defaults(handler=run_train)
+
+
+def run_train(args):
+    from pathlib import Path
+
+    from .train_cli import train_command
+
+    folder = Path(args.out).resolve().parent
+    if not folder.is_dir():  # say so before training, not after a minute of it
+        print(f"cmtoy train: cannot write {args.out}: folder {folder} does not exist", file=sys.stderr)
+        return 1
+    try:
+        train_command(args)
+    except OSError as error:
+        print(f"cmtoy train: cannot write {args.out}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    except ValueError as error:  # a bad setting or mixture: the message names it
+        print(f"cmtoy train: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+COMMANDS = (add_figures_command, add_train_command)
 
 
 def build_parser():

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cmtoy import cli, figures
@@ -59,3 +60,23 @@ def test_python_dash_m_runs_the_cli(tmp_path):
     )
     assert result.returncode == 2
     assert "valid names are" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_train_command_trains_saves_and_reports(tmp_path, capsys):
+    import cmtoy
+
+    out = tmp_path / "model.npz"
+    assert cli.main(["train", "--method", "cd", "--steps", "50", "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "W1 1-step" in printed and str(out) in printed
+    model = cmtoy.load_model(out)
+    assert np.isfinite(model(1.0, np.array([0.0, 1.0]))).all()
+
+
+def test_train_command_rejects_bad_settings_and_missing_folders(tmp_path, capsys):
+    assert cli.main(["train", "--steps", "-3", "--out", str(tmp_path / "m.npz")]) == 2
+    assert "steps must be a positive integer, got -3" in capsys.readouterr().err
+    missing = tmp_path / "no" / "such" / "m.npz"
+    assert cli.main(["train", "--steps", "5", "--out", str(missing), "--no-progress"]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert not missing.parent.exists()
