@@ -114,8 +114,8 @@ def budgets_table(interp, budgets, probe_steps):
         print_row(method, *cells)
 
 
-def ablation_table(interp, name, steps):
-    print(f"\n### {name}: iCT's changes one at a time ({steps} steps each)\n")
+def ablation_table(interp, name, steps, seeds):
+    print(f"\n### {name}: iCT's changes one at a time ({steps} steps, mean over seeds {list(seeds)})\n")
     print_row("variant", "1-step W1", "2-step W1 (1, 0.5)", "2-step W1 (1, 0.3)", "flow-map error")
     print_row(*["---"] * 5)
     ct_defaults = TrainConfig(method="ct")
@@ -127,8 +127,9 @@ def ablation_table(interp, name, steps):
         else:
             variants.append((f"ct with {label}", dict(method="ct", **ict)))
     for label, overrides in variants:
-        r = run(interp, TrainConfig(steps=steps, **overrides))
-        print_row(label, f"{r['w1']:.4f}", f"{r['w1_2']:.4f}", f"{r['w1_2b']:.4f}", f"{r['fme']:.4f}")
+        runs = [run(interp, TrainConfig(steps=steps, seed=seed, **overrides)) for seed in seeds]
+        cell = lambda key: f"{np.mean([r[key] for r in runs]):.3f} ({min(r[key] for r in runs):.3f}-{max(r[key] for r in runs):.3f})"  # noqa: E731
+        print_row(label, cell("w1"), cell("w1_2"), cell("w1_2b"), cell("fme"))
 
 
 def main(argv=None):
@@ -137,6 +138,7 @@ def main(argv=None):
                         choices=["defaults", "budgets", "ablation", "hard"])
     parser.add_argument("--budgets", type=float, nargs="+", default=[5.0, 15.0, 60.0])
     parser.add_argument("--ablation-steps", type=int, default=10_000)
+    parser.add_argument("--ablation-seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--quick", action="store_true", help="tiny runs: checks the script, not the numbers")
     args = parser.parse_args(argv)
     seed_interp, hard_interp = Interpolant(cmtoy.SEED_MIXTURE), Interpolant(HARD)
@@ -144,18 +146,19 @@ def main(argv=None):
     ablation_steps = 300 if args.quick else args.ablation_steps
     budgets = [0.5, 1.0] if args.quick else args.budgets
     print(f"Machine: {machine()}")
-    print(f"Rerun: python benchmarks/bench_training.py --parts {' '.join(args.parts)}"
+    print(f"Rerun: python benchmarks/bench_training.py --parts {' '.join(args.parts)} "
+          f"--ablation-steps {args.ablation_steps} --ablation-seeds {' '.join(map(str, args.ablation_seeds))}"
           + (" --quick" if args.quick else ""))
     if "defaults" in args.parts:
         defaults_table(seed_interp, "Seed mixture (means -1, 2; stds 0.1; weights 0.8, 0.2), linear schedule", steps)
     if "budgets" in args.parts:
         budgets_table(seed_interp, budgets, 100 if args.quick else 500)
     if "ablation" in args.parts:
-        ablation_table(seed_interp, "Seed mixture", ablation_steps)
+        ablation_table(seed_interp, "Seed mixture", ablation_steps, args.ablation_seeds)
     if "hard" in args.parts:
         label = "Three unequal components (means -2, 0.3, 3; stds 0.2, 0.05, 0.7; weights 0.5, 0.2, 0.3)"
         defaults_table(hard_interp, label, steps)
-        ablation_table(hard_interp, "Three unequal components", ablation_steps)
+        ablation_table(hard_interp, "Three unequal components", ablation_steps, args.ablation_seeds)
 
 
 if __name__ == "__main__":
