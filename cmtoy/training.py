@@ -66,7 +66,11 @@ _METHOD_DEFAULTS = {
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """All training settings. None means "the default of the method" (see the module doc)."""
+    """All training settings. None means "the default of the method" (see the module doc).
+
+    None fields are resolved at construction, so ``dataclasses.replace(config, method="cd")``
+    keeps the first method's resolved values; build a new TrainConfig to switch methods.
+    """
 
     method: str = "ct"  # "ct", "cd" or "ict"
     steps: int | None = None  # optimiser steps K (ct, ict: 25,000; cd: 20,000: < 60 s on 2 idle cores)
