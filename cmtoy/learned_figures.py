@@ -14,6 +14,7 @@ is cached next to the figures and rebuilt when missing or stale.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import matplotlib
@@ -176,8 +177,9 @@ def reference_model(interp, path, *, training=None, retrain=False, log=None):
     """The seeded reference model and its history: loaded from ``path`` or trained and saved.
 
     The file (a ``ConsistencyModel.save`` archive whose metadata holds the training
-    settings and a compact history) is reused only when its settings equal ``training``
-    (default :data:`REFERENCE_TRAINING`); otherwise the run is repeated. Training is
+    settings and a compact history) is reused only when its resolved TrainConfig equals
+    that of ``training`` (default :data:`REFERENCE_TRAINING`), method defaults included;
+    otherwise the run is repeated. Training is
     deterministic, so a rebuilt file holds the same model.
 
     returns (model, history), history as :func:`compact_history`
@@ -187,16 +189,19 @@ def reference_model(interp, path, *, training=None, retrain=False, log=None):
     from .training import TrainConfig, train
 
     training = dict(REFERENCE_TRAINING if training is None else training)
+    # the key is the whole resolved config, so a change of a method's defaults retrains
+    config = TrainConfig(**training, progress=log is not None)
+    key = {k: v for k, v in dataclasses.asdict(config).items() if k != "progress"}
     if not retrain:
         try:
             extra = load_checkpoint(path)[1].get("extra", {})
-            if extra.get("training") == training:
+            if extra.get("training") == key:
                 return load_model(path), extra["history"]
         except (OSError, ValueError, KeyError):
             pass  # missing, unreadable or stale: train again
     if log is not None:
         log(f"training the reference model {json.dumps(training)} -> {path}")
-    model, history = train(interp, TrainConfig(**training, progress=log is not None))
+    model, history = train(interp, config)
     history = compact_history(history)
-    model.save(path, extra={"training": training, "history": history})
+    model.save(path, extra={"training": key, "history": history})
     return model, history
