@@ -35,6 +35,8 @@ from .targets import (
     _as_real_array,
     _check_count,
     _check_rng,
+    anchored_cdf,
+    anchored_quantile,
     component_logpdf,
     logsumexp,
     mixture_logcdf,
@@ -229,7 +231,43 @@ class Interpolant:
             z_far = np.where(upper[far][..., None], -z[far], z[far])
             log_p[far] = logsumexp(self.target.log_weights + special.log_ndtr(z_far))
         y = self._quantile(s, log_p, upper)
+        gap = self._in_a_gap(p, upper)
+        if np.any(gap):
+            y[gap] = self._flow_across_gap(x[gap], t[gap], s[gap], p[gap], upper[gap])
         return np.where(t == s, x, y).reshape(shape)
+
+    def _in_a_gap(self, p, upper):
+        """Points whose F_t is within 1e-4 of a partial sum of weights W_k, 0 < W_k < 1.
+
+        There F_t (or 1 - F_t) would lose the digits that say where in the gap between
+        two modes the point lies; :meth:`_flow_across_gap` carries F_t - W_k instead.
+        p, upper: [n] (nearer tail probability). returns [n] bool
+        """
+        if self.target.n_components < 2:
+            return np.zeros(p.shape, bool)
+        order = np.argsort(self.target.means, kind="stable")
+        partial = np.cumsum(self.target.weights[order])[:-1]  # W_1 .. W_{K-1}
+        cdf = np.where(upper, 1.0 - p, p)
+        return np.min(np.abs(cdf[:, None] - partial), axis=-1) < 1e-4
+
+    def _flow_across_gap(self, x, t, s, p, upper):
+        """h_{t->s}(x) through the anchored CDF F - W_k of the nearest partial weight W_k.
+
+        Components are ordered by mean (the order alpha_t mu_k keeps for every t); W_k is the
+        weight of the first k of them. x, t, s, p, upper: [n]. returns [n]
+        """
+        w = self.target.weights
+        order = np.argsort(self.target.means, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        partial = np.cumsum(w[order])[:-1]
+        cdf = np.where(upper, 1.0 - p, p)
+        k = np.argmin(np.abs(cdf[:, None] - partial), axis=-1) + 1  # first k components are "left"
+        left = rank[None, :] < k[:, None]
+        means_t, stds_t = self.components(t)
+        r = anchored_cdf(x, means_t, stds_t, w, left)
+        means_s, stds_s = self.components(s)
+        return anchored_quantile(r, means_s, stds_s, w, left)
 
     def consistency_function(self, t, x):
         """The exact consistency function f*(t, x) = h_{t->0}(x). t, x: broadcastable"""

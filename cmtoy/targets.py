@@ -185,6 +185,61 @@ def _solve_signed(log_p, sign, m, s, log_weights, y, lo, hi, plain_ok=True):
     return out
 
 
+def anchored_cdf(x, means, stds, weights, left):
+    """F(x) - W, with W the total weight of the components marked ``left``, without cancellation.
+
+    Between two well separated modes F(x) is within 1e-20 of a partial sum of weights W,
+    so F itself (or 1 - F) carries no digits of where x lies in the gap. Written as
+
+        F(x) - W = sum_{j not left} w_j Phi(z_j) - sum_{j left} w_j Phi(-z_j),
+
+    every term is a small tail probability computed to full relative precision.
+
+    x: [n]; means, stds: [n, K]; weights: [K]; left: [n, K] bool. returns [n]
+    """
+    z = (x[:, None] - means) / stds
+    return np.sum(weights * np.where(left, -special.ndtr(-z), special.ndtr(z)), axis=-1)
+
+
+def anchored_quantile(r, means, stds, weights, left):
+    """Solve F(y) - W = r (see :func:`anchored_cdf`) for y, to rounding.
+
+    Newton on the anchored CDF, safeguarded by bisection as in :func:`_solve_signed`
+    (the density between modes can be so small that Newton alone would stall).
+
+    r: [n]; means, stds: [n, K]; weights: [K]; left: [n, K] bool. returns y: [n]
+    """
+    lo = np.min(means - 40.0 * stds, axis=-1)  # F - W < r there (r lies in (-W, 1 - W))
+    hi = np.max(means + 40.0 * stds, axis=-1)
+    y = 0.5 * (lo + hi)
+    last = hi - lo
+    out = np.empty_like(r)
+    idx = np.arange(r.size)
+    for _ in range(300):
+        g = anchored_cdf(y, means, stds, weights, left) - r
+        z = (y[:, None] - means) / stds
+        dens = (np.exp(-0.5 * z * z) / stds) @ weights / _SQRT_2PI
+        lo = np.where(g < 0, y, lo)
+        hi = np.where(g > 0, y, hi)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            step = g / dens
+        y_new = y - step
+        bad = ~np.isfinite(y_new) | (y_new < lo) | (y_new > hi) | (np.abs(step) > 0.5 * np.abs(last))
+        y_new = np.where(bad, 0.5 * (lo + hi), y_new)
+        scale = 1.0 + np.abs(y_new)
+        done = (~bad & (np.abs(step) <= 1e-13 * scale)) | (hi - lo <= 1e-15 * scale) | (g == 0)
+        y_new = np.where(g == 0, y, y_new)
+        if done.all():
+            out[idx] = y_new
+            return out
+        out[idx[done]] = y_new[done]
+        keep = ~done
+        last = np.where(bad, 0.5 * (hi - lo), step)[keep]
+        idx, y, lo, hi, r = idx[keep], y_new[keep], lo[keep], hi[keep], r[keep]
+        means, stds, left = means[keep], stds[keep], left[keep]
+    raise RuntimeError("anchored quantile iteration did not converge; please report")
+
+
 # ----------------------------------------------------------------------------------------
 # The mixture object
 # ----------------------------------------------------------------------------------------
