@@ -46,6 +46,9 @@ from .targets import (
 
 __all__ = ["Interpolant"]
 
+_CHUNK = 1 << 16  # points per block of the flow map: bounds the memory of its temporaries
+_TABLE_MIN = 4096  # at least this many points at one time s: use (and cache) its quantile table
+
 
 def check_times(name, t):
     """t as a float array, with a ValueError naming the value if any is outside [0, 1]."""
@@ -216,6 +219,16 @@ class Interpolant:
         t, x, s = np.broadcast_arrays(t, x, s)
         shape = x.shape
         t, x, s = t.ravel(), x.ravel(), s.ravel()  # 1-D, so that scalars can be written into
+        if x.size <= _CHUNK:
+            return self._flow_map(x, t, s).reshape(shape)
+        # in blocks, so that a million points need tens of MB of temporaries, not a GB
+        return np.concatenate([
+            self._flow_map(x[i:i + _CHUNK], t[i:i + _CHUNK], s[i:i + _CHUNK])
+            for i in range(0, x.size, _CHUNK)
+        ]).reshape(shape)
+
+    def _flow_map(self, x, t, s):
+        """flow_map on validated 1-D arrays x, t, s: [n] -> [n]."""
         means, stds = self.components(t)
         # carry the smaller of the two tail probabilities, in log space, so that nothing
         # cancels in 1 - F and nothing underflows far out in the tails
@@ -234,7 +247,7 @@ class Interpolant:
         gap = self._in_a_gap(p, upper)
         if np.any(gap):
             y[gap] = self._flow_across_gap(x[gap], t[gap], s[gap], p[gap], upper[gap])
-        return np.where(t == s, x, y).reshape(shape)
+        return np.where(t == s, x, y)
 
     def _in_a_gap(self, p, upper):
         """Points whose F_t is within 1e-4 of a partial sum of weights W_k, 0 < W_k < 1.
@@ -292,12 +305,12 @@ class Interpolant:
         out = np.empty(s.shape)
         # many points at one time (s = 0 for f*, say) share that marginal's quantile
         # table; scattered times are solved together from component-quantile brackets
-        if s.size >= 20000 and np.all(s == s.flat[0]):  # one time: skip the sort
+        if s.size >= _TABLE_MIN and np.all(s == s.flat[0]):  # one time: skip the sort
             times, counts = s.flat[:1], np.array([s.size])
         else:
             times, counts = np.unique(s, return_counts=True)
-        tabled = np.isin(s, times[counts >= 20000])
-        for time in times[counts >= 20000]:
+        tabled = np.isin(s, times[counts >= _TABLE_MIN])
+        for time in times[counts >= _TABLE_MIN]:
             sel = s == time
             out[sel] = self.marginal(time).quantile_from_log(log_p[sel], upper[sel])
         rest = ~tabled & np.isfinite(log_p)
