@@ -115,53 +115,33 @@ def mixture_quantile(log_p, upper, means, stds, log_weights, x_init=None, lo=Non
     return (sign * y).reshape(shape)
 
 
-def _solve_signed(log_p, sign, m, s, log_weights, y, lo, hi, plain_ok=True):
-    """Safeguarded Newton iteration for log F(y) = log_p in signed coordinates.
+def _newton(evaluate, y, lo, hi, data, max_iter=300):
+    """Safeguarded Newton iteration for an increasing g(y) = 0, one root per point.
 
-    In signed coordinates the upper tail of a point with sign -1 is the lower tail of the
-    mirrored mixture (means sign * m_k), so one iteration serves both tails. Every iterate
-    stays inside a bracket [lo, hi] known to contain the root; a step that would leave it
-    is replaced by bisection, so the iteration cannot diverge even between far-apart modes.
-    With a close start (``plain_ok``) and above p ~ 1e-300 it works on the plain CDF
-    (``ndtr``, accurate to rounding there, and cheaper), otherwise on the log-CDF. A point is done when the a-posteriori error estimate of its last
-    Newton step, |g'' / 2 g'| d^2 with a safety factor of 100, is below 1e-14, when the
-    step itself is negligible, or when the bracket has closed.
+    ``evaluate(y, **data) -> (g, step, curvature)`` gives g, the Newton step g / g' and
+    |g'' / 2 g'| (inf where unknown). Every iterate stays inside a bracket [lo, hi] known to
+    contain the root; a step that would leave it, or that does not at least halve the
+    previous one (a nearly flat CDF between modes), is replaced by bisection, as in
+    Numerical Recipes' rtsafe. A point is done when the a-posteriori error estimate of its
+    last Newton step, curvature * step^2 with a safety factor of 100, is below 1e-14, when
+    the step itself is negligible, or when the bracket has closed. Converged points leave
+    the working set, and so do their rows of the ``data`` arrays (arrays with a leading
+    dimension of 1 are shared by all points and kept).
 
-    log_p, sign, y, lo, hi: [n]; m, s: [n, K] or [1, K] (shared). returns y: [n]
-    Raises RuntimeError if some point has not converged after 200 iterations (a bug).
+    y, lo, hi: [n]; data: arrays [n, ...] or [1, ...]. returns y: [n]
+    Raises RuntimeError if some point has not converged after max_iter steps (a bug).
     """
-    shared = s.shape[0] == 1  # one mixture for all points: no need to compact s
-    weights = np.exp(log_weights)
     lo, hi = np.array(lo, dtype=float), np.array(hi, dtype=float)
     y = np.clip(y, lo, hi)
-    signed_m, inv_s = sign[:, None] * m, 1.0 / s
-    plain = (log_p > -690.0) & plain_ok
-    p = np.exp(np.where(plain, log_p, 0.0))
-    out = np.empty_like(log_p)
+    out = np.empty_like(y)
     last = hi - lo  # size of each point's previous step
-    idx = np.arange(log_p.size)  # positions of the working arrays in the output
-    for _ in range(200):
-        z = (y[:, None] - signed_m) * inv_s  # [n, K]
-        # Newton on g(y) = F(y) - p (plain) or log F(y) - log p (far tails); step = g / g'
-        bump = np.exp(-0.5 * z * z) * inv_s  # sqrt(2 pi) N(y; m_k, s_k^2)
-        dens = bump @ weights
-        g = special.ndtr(z) @ weights - p
+    idx = np.arange(y.size)  # positions of the working arrays in the output
+    for _ in range(max_iter):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            step = _SQRT_2PI * g / dens
-            curvature = np.abs((bump * z * inv_s) @ weights / (2.0 * dens))  # |g'' / 2 g'|
-            if not np.all(plain):
-                far = ~plain
-                log_f, log_dens = _logcdf_and_logpdf(
-                    y[far], signed_m[far], s if shared else s[far], log_weights
-                )
-                g[far] = log_f - log_p[far]
-                step[far] = g[far] * np.exp(log_f - log_dens)
-                curvature[far] = np.inf
+            g, step, curvature = evaluate(y, **data)
         lo = np.where(g < 0, y, lo)
         hi = np.where(g > 0, y, hi)
         y_new = y - step
-        # bisect where Newton would leave the bracket or is not at least halving its
-        # steps (a nearly flat CDF between modes), as in Numerical Recipes' rtsafe
         bad = ~np.isfinite(y_new) | (y_new < lo) | (y_new > hi) | (np.abs(step) > 0.5 * np.abs(last))
         y_new = np.where(bad, 0.5 * (lo + hi), y_new)
         scale = 1.0 + np.abs(y_new)
@@ -172,17 +152,48 @@ def _solve_signed(log_p, sign, m, s, log_weights, y, lo, hi, plain_ok=True):
         y_new = np.where(exact, y, y_new)
         if done.all():
             out[idx] = y_new
-            break
+            return out
         out[idx[done]] = y_new[done]
         keep = ~done
         last = np.where(bad, 0.5 * (hi - lo), step)[keep]
         idx, y, lo, hi = idx[keep], y_new[keep], lo[keep], hi[keep]
-        log_p, p, plain, signed_m = log_p[keep], p[keep], plain[keep], signed_m[keep]
-        if not shared:
-            s, inv_s = s[keep], inv_s[keep]
-    else:
-        raise RuntimeError(f"quantile iteration did not converge for log p = {log_p[:3]}; please report")
-    return out
+        data = {k: v if v.shape[0] == 1 and keep.size > 1 else v[keep] for k, v in data.items()}
+    raise RuntimeError(f"quantile iteration did not converge for {idx.size} points; please report")
+
+
+def _solve_signed(log_p, sign, m, s, log_weights, y, lo, hi, plain_ok=True):
+    """Solve log F(y) = log_p in signed coordinates by :func:`_newton`.
+
+    In signed coordinates the upper tail of a point with sign -1 is the lower tail of the
+    mirrored mixture (means sign * m_k), so one iteration serves both tails. With a close
+    start (``plain_ok``) and above p ~ 1e-300 it works on the plain CDF (``ndtr``,
+    accurate to rounding there, and cheaper), otherwise on the log-CDF.
+
+    log_p, sign, y, lo, hi: [n]; m, s: [n, K] or [1, K] (shared). returns y: [n]
+    """
+    weights = np.exp(log_weights)
+    plain = (log_p > -690.0) & plain_ok
+
+    def evaluate(y, signed_m, s, log_p, p, plain):
+        inv_s = 1.0 / s
+        z = (y[:, None] - signed_m) * inv_s  # [n, K]
+        # Newton on g(y) = F(y) - p (plain) or log F(y) - log p (far tails)
+        bump = np.exp(-0.5 * z * z) * inv_s  # sqrt(2 pi) N(y; m_k, s_k^2)
+        dens = bump @ weights
+        g = special.ndtr(z) @ weights - p
+        step = _SQRT_2PI * g / dens
+        curvature = np.abs((bump * z * inv_s) @ weights / (2.0 * dens))  # |g'' / 2 g'|
+        if not np.all(plain):
+            far = ~plain
+            log_f, log_dens = _logcdf_and_logpdf(y[far], signed_m[far], s if s.shape[0] == 1 else s[far], log_weights)
+            g[far] = log_f - log_p[far]
+            step[far] = g[far] * np.exp(log_f - log_dens)
+            curvature[far] = np.inf
+        return g, step, curvature
+
+    p = np.exp(np.where(plain, log_p, 0.0))
+    data = dict(signed_m=sign[:, None] * m, s=s, log_p=log_p, p=p, plain=plain)
+    return _newton(evaluate, y, lo, hi, data)
 
 
 def anchored_cdf(x, means, stds, weights, left):
@@ -202,42 +213,21 @@ def anchored_cdf(x, means, stds, weights, left):
 
 
 def anchored_quantile(r, means, stds, weights, left):
-    """Solve F(y) - W = r (see :func:`anchored_cdf`) for y, to rounding.
-
-    Newton on the anchored CDF, safeguarded by bisection as in :func:`_solve_signed`
-    (the density between modes can be so small that Newton alone would stall).
+    """Solve F(y) - W = r (see :func:`anchored_cdf`) for y, to rounding, by :func:`_newton`
+    (between modes the density can be so small that Newton alone would stall).
 
     r: [n]; means, stds: [n, K]; weights: [K]; left: [n, K] bool. returns y: [n]
     """
     lo = np.min(means - 40.0 * stds, axis=-1)  # F - W < r there (r lies in (-W, 1 - W))
     hi = np.max(means + 40.0 * stds, axis=-1)
-    y = 0.5 * (lo + hi)
-    last = hi - lo
-    out = np.empty_like(r)
-    idx = np.arange(r.size)
-    for _ in range(300):
-        g = anchored_cdf(y, means, stds, weights, left) - r
+
+    def evaluate(y, r, means, stds, left):
         z = (y[:, None] - means) / stds
+        g = anchored_cdf(y, means, stds, weights, left) - r
         dens = (np.exp(-0.5 * z * z) / stds) @ weights / _SQRT_2PI
-        lo = np.where(g < 0, y, lo)
-        hi = np.where(g > 0, y, hi)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            step = g / dens
-        y_new = y - step
-        bad = ~np.isfinite(y_new) | (y_new < lo) | (y_new > hi) | (np.abs(step) > 0.5 * np.abs(last))
-        y_new = np.where(bad, 0.5 * (lo + hi), y_new)
-        scale = 1.0 + np.abs(y_new)
-        done = (~bad & (np.abs(step) <= 1e-13 * scale)) | (hi - lo <= 1e-15 * scale) | (g == 0)
-        y_new = np.where(g == 0, y, y_new)
-        if done.all():
-            out[idx] = y_new
-            return out
-        out[idx[done]] = y_new[done]
-        keep = ~done
-        last = np.where(bad, 0.5 * (hi - lo), step)[keep]
-        idx, y, lo, hi, r = idx[keep], y_new[keep], lo[keep], hi[keep], r[keep]
-        means, stds, left = means[keep], stds[keep], left[keep]
-    raise RuntimeError("anchored quantile iteration did not converge; please report")
+        return g, g / dens, np.full(y.shape, np.inf)
+
+    return _newton(evaluate, 0.5 * (lo + hi), lo, hi, dict(r=r, means=means, stds=stds, left=left))
 
 
 # ----------------------------------------------------------------------------------------
