@@ -401,23 +401,25 @@ class GaussianMixture:
         inside = (pos >= 0) & (pos <= kappa_grid.size - 1)
         j = np.clip(pos.astype(np.intp), 0, kappa_grid.size - 2)
         u = pos - j
-        row = up.astype(np.intp)  # row 0 of the table: lower tail; row 1: upper tail
-        a, b = signed_y[row, j], signed_y[row, j + 1]
+        cell = up * kappa_grid.size + j  # row 0 of the tables: lower tail; row 1: upper tail
+        a, b = signed_y.take(cell), signed_y.take(cell + 1)
+        d_a, d_b = slope.take(cell), slope.take(cell + 1)
         # cubic Hermite interpolation with the exact slopes dy/dkappa: a start within
         # ~1e-10 of the root in the bulk, so one Newton step usually certifies it
-        u2 = u * u
-        guess = a + u2 * (3.0 - 2.0 * u) * (b - a) + h * (u * (1.0 - u) ** 2 * slope[row, j] - u2 * (1.0 - u) * slope[row, j + 1])
+        v = 1.0 - u
+        guess = a + u * u * (3.0 - 2.0 * u) * (b - a) + h * u * v * (v * d_a - u * d_b)
         pad = 1e-12 * (1.0 + np.abs(a) + np.abs(b))  # the table is exact to rounding
         lo, hi = a - pad, b + pad  # signed coordinates
-        guess = np.clip(guess, lo, hi)
         sign = np.where(up, -1.0, 1.0)
         m, s = self.means[None], self.stds[None]
-        y = np.empty_like(lp)
-        if np.any(inside):
+        if np.all(inside):
+            y = sign * _solve_signed(lp, sign, m, s, self.log_weights, guess, lo, hi)
+        else:
+            y = np.empty_like(lp)
             y[inside] = sign[inside] * _solve_signed(
                 lp[inside], sign[inside], m, s, self.log_weights, guess[inside], lo[inside], hi[inside]
             )
-        if not np.all(inside):  # beyond the table: the component-quantile bracket
+            # beyond the table: the component-quantile bracket
             y[~inside] = mixture_quantile(lp[~inside], up[~inside], self.means, self.stds, self.log_weights)
         out[finite] = y
         return out
