@@ -244,38 +244,37 @@ class Interpolant:
             z_far = np.where(upper[far][..., None], -z[far], z[far])
             log_p[far] = logsumexp(self.target.log_weights + special.log_ndtr(z_far))
         y = self._quantile(s, log_p, upper)
-        gap = self._in_a_gap(p, upper)
-        if np.any(gap):
-            y[gap] = self._flow_across_gap(x[gap], t[gap], s[gap], p[gap], upper[gap])
+        if self.target.n_components > 1:
+            k, distance = self._nearest_partial_weight(p, upper)
+            gap = distance < 1e-4
+            if np.any(gap):
+                y[gap] = self._flow_across_gap(x[gap], t[gap], s[gap], k[gap])
         return np.where(t == s, x, y)
 
-    def _in_a_gap(self, p, upper):
-        """Points whose F_t is within 1e-4 of a partial sum of weights W_k, 0 < W_k < 1.
+    def _nearest_partial_weight(self, p, upper):
+        """The partial sum of weights W_k (0 < W_k < 1) nearest to F_t, and the distance.
 
-        There F_t (or 1 - F_t) would lose the digits that say where in the gap between
-        two modes the point lies; :meth:`_flow_across_gap` carries F_t - W_k instead.
-        p, upper: [n] (nearer tail probability). returns [n] bool
+        Components are ordered by mean (the order alpha_t mu_k keeps for every t); W_k is
+        the weight of the first k of them. Within 1e-4 of a W_k, F_t (or 1 - F_t) loses the
+        digits that say where in the gap between two modes a point lies, and
+        :meth:`_flow_across_gap` carries F_t - W_k instead.
+        p, upper: [n] (nearer tail probability). returns (k [n] int, distance [n])
         """
-        if self.target.n_components < 2:
-            return np.zeros(p.shape, bool)
         order = np.argsort(self.target.means, kind="stable")
         partial = np.cumsum(self.target.weights[order])[:-1]  # W_1 .. W_{K-1}
         cdf = np.where(upper, 1.0 - p, p)
-        return np.min(np.abs(cdf[:, None] - partial), axis=-1) < 1e-4
+        distance = np.abs(cdf[:, None] - partial)
+        k = np.argmin(distance, axis=-1)
+        return k + 1, np.take_along_axis(distance, k[:, None], axis=-1)[:, 0]
 
-    def _flow_across_gap(self, x, t, s, p, upper):
-        """h_{t->s}(x) through the anchored CDF F - W_k of the nearest partial weight W_k.
+    def _flow_across_gap(self, x, t, s, k):
+        """h_{t->s}(x) through the anchored CDF F - W_k (see :meth:`_nearest_partial_weight`).
 
-        Components are ordered by mean (the order alpha_t mu_k keeps for every t); W_k is the
-        weight of the first k of them. x, t, s, p, upper: [n]. returns [n]
+        x, t, s: [n]; k: [n] number of components, in order of their means, on the left.
+        returns [n]
         """
         w = self.target.weights
-        order = np.argsort(self.target.means, kind="stable")
-        rank = np.empty_like(order)
-        rank[order] = np.arange(order.size)
-        partial = np.cumsum(w[order])[:-1]
-        cdf = np.where(upper, 1.0 - p, p)
-        k = np.argmin(np.abs(cdf[:, None] - partial), axis=-1) + 1  # first k components are "left"
+        rank = np.argsort(np.argsort(self.target.means, kind="stable"))
         left = rank[None, :] < k[:, None]
         means_t, stds_t = self.components(t)
         r = anchored_cdf(x, means_t, stds_t, w, left)
@@ -314,7 +313,8 @@ class Interpolant:
             sel = s == time
             out[sel] = self.marginal(time).quantile_from_log(log_p[sel], upper[sel])
         rest = ~tabled & np.isfinite(log_p)
-        out[~tabled & ~np.isfinite(log_p)] = np.where(upper[~tabled & ~np.isfinite(log_p)], np.inf, -np.inf)
+        endless = ~tabled & ~np.isfinite(log_p)  # probability 0: the point is at -inf or +inf
+        out[endless] = np.where(upper[endless], np.inf, -np.inf)
         if np.any(rest):
             means, stds = self.components(s[rest])
             out[rest] = mixture_quantile(log_p[rest], upper[rest], means, stds, self.target.log_weights)

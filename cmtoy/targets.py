@@ -298,7 +298,7 @@ class GaussianMixture:
         with np.errstate(divide="ignore"):
             self.log_weights = np.log(weights)
         self.log_weights.setflags(write=False)
-        self._table = None  # lazily built quantile table, see _quantile_tables
+        self._table = None  # lazily built quantile table, see _quantile_table
 
     def __repr__(self):
         fmt = lambda a: "[" + ", ".join(f"{v:g}" for v in a) + "]"  # noqa: E731
