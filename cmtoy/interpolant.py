@@ -98,10 +98,14 @@ class Interpolant:
         t: [*batch] -> (means [*batch, K], stds [*batch, K])
         """
         t = check_times("t", t)
-        a = self.schedule.alpha(t)[..., None]
-        s = self.schedule.sigma(t)[..., None]
+        a = self.schedule.alpha(t)
+        s = self.schedule.sigma(t)
         mu, sd = self.target.means, self.target.stds
-        return a * mu, np.sqrt(a * a * sd * sd + s * s)
+        # built component-major, [K, *batch], and returned as its transposed view: arithmetic
+        # on [n, K] arrays then runs along n, several times faster than along K (K is small)
+        means = np.multiply.outer(mu, a)
+        stds = np.sqrt(np.multiply.outer(sd * sd, a * a) + s * s)
+        return np.moveaxis(means, 0, -1), np.moveaxis(stds, 0, -1)
 
     def marginal(self, t):
         """The marginal law of x_t at one time t, as a GaussianMixture."""
@@ -219,24 +223,37 @@ class Interpolant:
         t, x, s = np.broadcast_arrays(t, x, s)
         shape = x.shape
         t, x, s = t.ravel(), x.ravel(), s.ravel()  # 1-D, so that scalars can be written into
-        if x.size <= _CHUNK:
-            return self._flow_map(x, t, s).reshape(shape)
+        y = np.empty(x.shape)
+        gap = np.zeros(x.shape, dtype=bool)
+        k = np.zeros(x.shape, dtype=np.intp)
         # in blocks, so that a million points need tens of MB of temporaries, not a GB
-        return np.concatenate([
-            self._flow_map(x[i:i + _CHUNK], t[i:i + _CHUNK], s[i:i + _CHUNK])
-            for i in range(0, x.size, _CHUNK)
-        ]).reshape(shape)
+        for i in range(0, x.size, _CHUNK):
+            block = slice(i, i + _CHUNK)
+            y[block], gap[block], k[block] = self._flow_map(x[block], t[block], s[block])
+        # the few points near a partial weight W_k, all at once (one solve, not one per block)
+        where = np.flatnonzero(gap)
+        for i in range(0, where.size, _CHUNK):
+            sel = where[i : i + _CHUNK]
+            y[sel] = self._flow_across_gap(x[sel], t[sel], s[sel], k[sel])
+        return np.where(t == s, x, y).reshape(shape)
 
     def _flow_map(self, x, t, s):
-        """flow_map on validated 1-D arrays x, t, s: [n] -> [n]."""
+        """F_s^{-1}(F_t(x)) on validated 1-D arrays x, t, s: [n].
+
+        returns (y [n], gap [n] bool, k [n]): where ``gap``, y is not accurate yet and
+        :meth:`_flow_across_gap` must redo it with the partial weight W_k.
+        """
         means, stds = self.components(t)
-        # carry the smaller of the two tail probabilities, in log space, so that nothing
-        # cancels in 1 - F and nothing underflows far out in the tails
+        # carry the smaller of the two tail probabilities, so that nothing cancels in 1 - F
+        # (log space below ~1e-300). q_k is the smaller tail of component k, to full
+        # relative precision; Phi(z_k) and Phi(-z_k) are q_k and 1 - q_k in some order.
         z = (x[..., None] - means) / stds
+        q = special.ndtr(-np.abs(z))
+        below = z < 0
         w = self.target.weights
-        p = special.ndtr(z) @ w
-        upper = p > 0.5
-        p[upper] = special.ndtr(-z[upper]) @ w  # the upper tail without cancellation
+        cdf = np.where(below, q, 1.0 - q) @ w  # F_t(x)
+        upper = cdf > 0.5
+        p = np.where(upper, np.where(below, 1.0 - q, q) @ w, cdf)  # the upper tail without cancellation
         with np.errstate(divide="ignore"):
             log_p = np.log(p)
         far = log_p < -690.0  # beyond ~1e-300 recompute in log space before it underflows
@@ -244,28 +261,24 @@ class Interpolant:
             z_far = np.where(upper[far][..., None], -z[far], z[far])
             log_p[far] = logsumexp(self.target.log_weights + special.log_ndtr(z_far))
         y = self._quantile(s, log_p, upper)
-        if self.target.n_components > 1:
-            k, distance = self._nearest_partial_weight(p, upper)
-            gap = distance < 1e-4
-            if np.any(gap):
-                y[gap] = self._flow_across_gap(x[gap], t[gap], s[gap], k[gap])
-        return np.where(t == s, x, y)
+        if self.target.n_components == 1:
+            return y, np.zeros(y.shape, dtype=bool), np.zeros(y.shape, dtype=np.intp)
+        k, distance = self._nearest_partial_weight(cdf)
+        return y, distance < 1e-4, k
 
-    def _nearest_partial_weight(self, p, upper):
+    def _nearest_partial_weight(self, cdf):
         """The partial sum of weights W_k (0 < W_k < 1) nearest to F_t, and the distance.
 
         Components are ordered by mean (the order alpha_t mu_k keeps for every t); W_k is
         the weight of the first k of them. Within 1e-4 of a W_k, F_t (or 1 - F_t) loses the
         digits that say where in the gap between two modes a point lies, and
         :meth:`_flow_across_gap` carries F_t - W_k instead.
-        p, upper: [n] (nearer tail probability). returns (k [n] int, distance [n])
+        cdf: [n] F_t(x). returns (k [n] int, distance [n])
         """
         order = np.argsort(self.target.means, kind="stable")
         partial = np.cumsum(self.target.weights[order])[:-1]  # W_1 .. W_{K-1}
-        cdf = np.where(upper, 1.0 - p, p)
-        distance = np.abs(cdf[:, None] - partial)
-        k = np.argmin(distance, axis=-1)
-        return k + 1, np.take_along_axis(distance, k[:, None], axis=-1)[:, 0]
+        distance = np.abs(np.subtract.outer(partial, cdf))  # [K - 1, n]
+        return np.argmin(distance, axis=0) + 1, np.min(distance, axis=0)
 
     def _flow_across_gap(self, x, t, s, k):
         """h_{t->s}(x) through the anchored CDF F - W_k (see :meth:`_nearest_partial_weight`).
