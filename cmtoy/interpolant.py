@@ -260,11 +260,16 @@ class Interpolant:
         if np.any(far):
             z_far = np.where(upper[far][..., None], -z[far], z[far])
             log_p[far] = logsumexp(self.target.log_weights + special.log_ndtr(z_far))
-        y = self._quantile(s, log_p, upper)
         if self.target.n_components == 1:
-            return y, np.zeros(y.shape, dtype=bool), np.zeros(y.shape, dtype=np.intp)
+            return self._quantile(s, log_p, upper), np.zeros(x.shape, dtype=bool), np.zeros(x.shape, dtype=np.intp)
         k, distance = self._nearest_partial_weight(cdf)
-        return y, distance < 1e-4, k
+        gap = distance < 1e-4
+        if not np.any(gap):
+            return self._quantile(s, log_p, upper), gap, k
+        y = np.empty(x.shape)  # gap points are left to the caller: F_t has too few digits there
+        y[gap] = np.nan
+        y[~gap] = self._quantile(s[~gap], log_p[~gap], upper[~gap])
+        return y, gap, k
 
     def _nearest_partial_weight(self, cdf):
         """The partial sum of weights W_k (0 < W_k < 1) nearest to F_t, and the distance.

@@ -125,39 +125,43 @@ def _newton(evaluate, y, lo, hi, data, max_iter=300):
     Numerical Recipes' rtsafe. A point is done when the a-posteriori error estimate of its
     last Newton step, curvature * step^2 with a safety factor of 100, is below 1e-14, when
     the step itself is negligible, or when the bracket has closed. Converged points leave
-    the working set, and so do their rows of the ``data`` arrays (arrays with a leading
-    dimension of 1 are shared by all points and kept).
+    the working set, and so do their entries of the ``data`` arrays, which hold the points
+    on their last axis (an array whose last axis has length 1 is shared by all points).
 
-    y, lo, hi: [n]; data: arrays [n, ...] or [1, ...]. returns y: [n]
+    y, lo, hi: [n]; data: arrays [..., n] or [..., 1]. returns y: [n]
     Raises RuntimeError if some point has not converged after max_iter steps (a bug).
     """
-    lo, hi = np.array(lo, dtype=float), np.array(hi, dtype=float)
+    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
     y = np.clip(y, lo, hi)
     out = np.empty_like(y)
     last = hi - lo  # size of each point's previous step
-    idx = np.arange(y.size)  # positions of the working arrays in the output
+    idx = None  # positions of the working points in ``out``; None: all points, in order
     for _ in range(max_iter):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             g, step, curvature = evaluate(y, **data)
-        lo = np.where(g < 0, y, lo)
-        hi = np.where(g > 0, y, hi)
-        y_new = y - step
-        bad = ~np.isfinite(y_new) | (y_new < lo) | (y_new > hi) | (np.abs(step) > 0.5 * np.abs(last))
-        y_new = np.where(bad, 0.5 * (lo + hi), y_new)
-        scale = 1.0 + np.abs(y_new)
-        with np.errstate(invalid="ignore", over="ignore"):
-            certified = (np.abs(step) <= 1e-3 * scale) & (100.0 * curvature * step * step <= 1e-14 * scale)
-        exact = g == 0
-        done = (~bad & (certified | (np.abs(step) <= 1e-13 * scale))) | (hi - lo <= 1e-15 * scale) | exact
-        y_new = np.where(exact, y, y_new)
-        if done.all():
-            out[idx] = y_new
+            lo = np.where(g < 0, y, lo)
+            hi = np.where(g > 0, y, hi)
+            y_new = y - step
+            size = np.abs(step)
+            newton = (lo <= y_new) & (y_new <= hi) & (size <= 0.5 * last)  # False where NaN
+            exact = g == 0
+            y_new = np.where(newton, y_new, 0.5 * (lo + hi))
+            y_new = np.where(exact, y, y_new)
+            scale = 1.0 + np.abs(y_new)
+            certified = (size <= 1e-3 * scale) & (100.0 * curvature * size * size <= 1e-14 * scale)
+            done = (newton & (certified | (size <= 1e-13 * scale))) | (hi - lo <= 1e-15 * scale) | exact
+        if idx is None:
+            out[:] = y_new
+        else:
+            out[idx] = y_new  # the points not done yet are overwritten later
+        keep = np.flatnonzero(~done)
+        if keep.size == 0:
             return out
-        out[idx[done]] = y_new[done]
-        keep = ~done
-        last = np.where(bad, 0.5 * (hi - lo), step)[keep]
-        idx, y, lo, hi = idx[keep], y_new[keep], lo[keep], hi[keep]
-        data = {k: v if v.shape[0] == 1 and keep.size > 1 else v[keep] for k, v in data.items()}
+        n_working = done.size
+        last = np.where(newton, size, 0.5 * (hi - lo))[keep]
+        idx = keep if idx is None else idx[keep]
+        y, lo, hi = y_new[keep], lo[keep], hi[keep]
+        data = {k: v[..., keep] if v.shape[-1] == n_working else v for k, v in data.items()}
     raise RuntimeError(f"quantile iteration did not converge for {idx.size} points; please report")
 
 
@@ -174,25 +178,27 @@ def _solve_signed(log_p, sign, m, s, log_weights, y, lo, hi, plain_ok=True):
     weights = np.exp(log_weights)
     plain = (log_p > -690.0) & plain_ok
 
+    # component-major arrays [K, n] (or [K, 1]), so that the arithmetic runs along the points
     def evaluate(y, signed_m, s, log_p, p, plain):
         inv_s = 1.0 / s
-        z = (y[:, None] - signed_m) * inv_s  # [n, K]
+        z = (y - signed_m) * inv_s  # [K, n]
         # Newton on g(y) = F(y) - p (plain) or log F(y) - log p (far tails)
         bump = np.exp(-0.5 * z * z) * inv_s  # sqrt(2 pi) N(y; m_k, s_k^2)
-        dens = bump @ weights
-        g = special.ndtr(z) @ weights - p
+        dens = weights @ bump
+        g = weights @ special.ndtr(z) - p
         step = _SQRT_2PI * g / dens
-        curvature = np.abs((bump * z * inv_s) @ weights / (2.0 * dens))  # |g'' / 2 g'|
+        curvature = np.abs(weights @ (bump * z * inv_s) / (2.0 * dens))  # |g'' / 2 g'|
         if not np.all(plain):
             far = ~plain
-            log_f, log_dens = _logcdf_and_logpdf(y[far], signed_m[far], s if s.shape[0] == 1 else s[far], log_weights)
+            s_far = s if s.shape[-1] == 1 else s[:, far]
+            log_f, log_dens = _logcdf_and_logpdf(y[far], signed_m[:, far].T, s_far.T, log_weights)
             g[far] = log_f - log_p[far]
             step[far] = g[far] * np.exp(log_f - log_dens)
             curvature[far] = np.inf
         return g, step, curvature
 
     p = np.exp(np.where(plain, log_p, 0.0))
-    data = dict(signed_m=sign[:, None] * m, s=s, log_p=log_p, p=p, plain=plain)
+    data = dict(signed_m=m.T * sign, s=s.T, log_p=log_p, p=p, plain=plain)
     return _newton(evaluate, y, lo, hi, data)
 
 
@@ -221,13 +227,15 @@ def anchored_quantile(r, means, stds, weights, left):
     lo = np.min(means - 40.0 * stds, axis=-1)  # F - W < r there (r lies in (-W, 1 - W))
     hi = np.max(means + 40.0 * stds, axis=-1)
 
-    def evaluate(y, r, means, stds, left):
+    def evaluate(y, r, means, stds, left):  # [K, n] arrays: :func:`_newton` keeps points last
+        means, stds, left = means.T, stds.T, left.T
         z = (y[:, None] - means) / stds
         g = anchored_cdf(y, means, stds, weights, left) - r
         dens = (np.exp(-0.5 * z * z) / stds) @ weights / _SQRT_2PI
         return g, g / dens, np.full(y.shape, np.inf)
 
-    return _newton(evaluate, 0.5 * (lo + hi), lo, hi, dict(r=r, means=means, stds=stds, left=left))
+    data = dict(r=r, means=means.T, stds=stds.T, left=left.T)
+    return _newton(evaluate, 0.5 * (lo + hi), lo, hi, data)
 
 
 # ----------------------------------------------------------------------------------------
@@ -395,22 +403,18 @@ class GaussianMixture:
         # Bracket each root by a table of quantiles on a uniform grid of the normal score
         # kappa = Phi^{-1}(p): the lookup is a division, not a search, and the quantile of a
         # mixture is nearly linear in kappa, so the interpolated start is close to the root.
-        kappa_grid, signed_y, slope = self._quantile_table()
+        kappa_grid, cells = self._quantile_table()
         h = kappa_grid[1] - kappa_grid[0]
         pos = (special.ndtri_exp(np.minimum(lp, 0.0)) - kappa_grid[0]) / h
         inside = (pos >= 0) & (pos <= kappa_grid.size - 1)
         j = np.clip(pos.astype(np.intp), 0, kappa_grid.size - 2)
         u = pos - j
-        cell = up * kappa_grid.size + j  # row 0 of the tables: lower tail; row 1: upper tail
-        a, b = signed_y.take(cell), signed_y.take(cell + 1)
-        d_a, d_b = slope.take(cell), slope.take(cell + 1)
-        # cubic Hermite interpolation with the exact slopes dy/dkappa: a start within
-        # ~1e-10 of the root in the bulk, so one Newton step usually certifies it
-        v = 1.0 - u
-        guess = a + u * u * (3.0 - 2.0 * u) * (b - a) + h * u * v * (v * d_a - u * d_b)
-        pad = 1e-12 * (1.0 + np.abs(a) + np.abs(b))  # the table is exact to rounding
-        lo, hi = a - pad, b + pad  # signed coordinates
-        sign = np.where(up, -1.0, 1.0)
+        j += up * kappa_grid.size  # the upper-tail cells follow the lower-tail ones
+        lo, hi, c_0, c_1, c_2, c_3 = cells.take(j, axis=0).T.copy()  # one gather per point
+        # the cell's cubic Hermite interpolant: a start within ~1e-10 of the root in the
+        # bulk, so one Newton step usually certifies it
+        guess = c_0 + u * (c_1 + u * (c_2 + u * c_3))
+        sign = 1.0 - 2.0 * up  # -1 for an upper tail
         m, s = self.means[None], self.stds[None]
         if np.all(inside):
             y = sign * _solve_signed(lp, sign, m, s, self.log_weights, guess, lo, hi)
@@ -429,8 +433,17 @@ class GaussianMixture:
     def _quantile_table(self):
         """Exact quantiles at the grid kappa_j of normal scores, for the lower and upper tail.
 
-        returns (kappa [M], signed_y [2, M], slope [2, M]): row 0 holds F^{-1}(Phi(kappa_j)), row 1 holds
-        -S^{-1}(Phi(kappa_j)) (upper tail in signed coordinates), both increasing in kappa.
+        Between grid points y(kappa) is interpolated by the cubic that matches the values
+        y_j, y_{j+1} and the exact slopes dy/dkappa at both ends (cubic Hermite), in Horner
+        form: on cell j, with u = (kappa - kappa_j) / h in [0, 1],
+        y = c_0 + u (c_1 + u (c_2 + u c_3)).
+
+        returns (kappa [M], cells [2 M, 6]): cells[j] = (lo, hi, c_0, c_1, c_2, c_3) of cell j
+        of the lower tail's quantiles F^{-1}(Phi(kappa)) and cells[M + j] of the upper tail's
+        -S^{-1}(Phi(kappa)) (signed coordinates), both increasing in kappa. [lo, hi] is
+        [y_j, y_{j+1}] widened by 1e-12 (1 + |y_j| + |y_{j+1}|), a bracket of the root
+        (the table is exact to rounding). The last cell of each tail is a placeholder that
+        lookups never use.
         """
         if self._table is None:
             kappa = self._TABLE_KAPPA
@@ -462,7 +475,12 @@ class GaussianMixture:
                 np.exp(log_phi - mixture_logpdf(row, sm, self.stds, self.log_weights))
                 for row, sm in zip(signed, (self.means, -self.means))
             ])
-            self._table = (kappa, signed, slope)
+            a, b = signed, np.roll(signed, -1, axis=1)
+            d_a, d_b = (kappa[1] - kappa[0]) * slope, (kappa[1] - kappa[0]) * np.roll(slope, -1, axis=1)
+            c_2, c_3 = 3.0 * (b - a) - 2.0 * d_a - d_b, 2.0 * (a - b) + d_a + d_b
+            pad = 1e-12 * (1.0 + np.abs(a) + np.abs(b))
+            cells = np.stack([a - pad, b + pad, a, d_a, c_2, c_3], axis=-1).reshape(-1, 6)
+            self._table = (kappa, cells)
         return self._table
 
 
