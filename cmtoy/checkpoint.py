@@ -193,10 +193,10 @@ def params_from_arrays(flat, config_dict, path):
         config = MLPConfig(**config_dict)
     except (TypeError, ValueError) as error:
         raise CheckpointError(path, f"invalid network config {config_dict!r} ({error})") from error
-    if flat.dtype != np.float64 or flat.shape != (config.n_params,):
+    if flat.dtype != config.dtype or flat.shape != (config.n_params,):
         raise CheckpointError(
             path,
             f"parameters of dtype {flat.dtype} and shape {flat.shape} do not fit {config}, "
-            f"which needs float64 of shape ({config.n_params},)",
+            f"which needs {config.dtype} of shape ({config.n_params},)",
         )
     return Params(config, np.array(flat))  # an owned, writeable copy

@@ -21,6 +21,12 @@ Three pure functions read one flat parameter buffer and never store state:
 
 Shapes: ``t, x: [*batch]`` (broadcast together, flattened to ``[B]`` inside);
 ``h_l: [B, fan_in]``, ``W_l: [fan_in, fan_out]``, ``b_l: [fan_out]``.
+
+Precision: float64 by default (every derivative is checked against finite differences in
+float64). ``MLPConfig(dtype="float32")`` runs the layers in single precision, which trains
+about three times faster on CPUs without AVX-512: there NumPy vectorises the float32 exp
+of the sigmoid but not the float64 one, and float32 matrix products do twice the work per
+instruction. Inputs and tangents are accepted in any float dtype and cast once.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from scipy.special import expit
 __all__ = ["MLPConfig", "Params", "init_params", "forward", "backward", "jvp", "input_grads"]
 
 ACTIVATIONS = ("silu", "tanh")
+DTYPES = ("float64", "float32")
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,7 @@ class MLPConfig:
     depth: int = 3  # number of hidden layers (>= 1)
     activation: str = "silu"  # "silu" (x sigmoid(x), Elfwing et al. 2018) or "tanh"
     n_fourier: int = 16  # time features sin(k pi t), cos(k pi t) for k = 1 .. n_fourier (>= 0)
+    dtype: str = "float64"  # precision of the parameters and the layers: "float64" or "float32"
 
     def __post_init__(self):
         for name, low in (("width", 1), ("depth", 1), ("n_fourier", 0)):
@@ -54,6 +62,8 @@ class MLPConfig:
             raise ValueError(
                 f"MLPConfig.activation must be one of {ACTIVATIONS}, got {self.activation!r}"
             )
+        if self.dtype not in DTYPES:
+            raise ValueError(f"MLPConfig.dtype must be one of {DTYPES}, got {self.dtype!r}")
 
     @property
     def n_inputs(self):
@@ -72,7 +82,7 @@ class MLPConfig:
 
 
 class Params:
-    """All parameters of one network in ONE flat float64 buffer, with named views into it.
+    """All parameters of one network in ONE flat buffer (of ``config.dtype``), with named views into it.
 
     ``flat: [P]`` is laid out layer by layer as ``W_0, b_0, W_1, b_1, ..., W_depth, b_depth``
     (row-major), and ``W[l]: [fan_in, fan_out]``, ``b[l]: [fan_out]`` are views of it:
@@ -87,10 +97,10 @@ class Params:
         if not isinstance(config, MLPConfig):
             raise TypeError(f"Params needs an MLPConfig, got {type(config).__name__}")
         if flat is None:
-            flat = np.zeros(config.n_params)
-        if not isinstance(flat, np.ndarray) or flat.dtype != np.float64 or flat.shape != (config.n_params,):
+            flat = np.zeros(config.n_params, dtype=config.dtype)
+        if not isinstance(flat, np.ndarray) or flat.dtype != config.dtype or flat.shape != (config.n_params,):
             raise ValueError(
-                f"Params.flat must be a float64 array of shape ({config.n_params},) for {config}, "
+                f"Params.flat must be a {config.dtype} array of shape ({config.n_params},) for {config}, "
                 f"got {getattr(flat, 'dtype', type(flat).__name__)} of shape {np.shape(flat)}"
             )
         self.config, self.flat, self.W, self.b = config, flat, [], []
@@ -140,8 +150,24 @@ def init_params(config, rng):
 # allocation per layer is a measurable part of a step at this size.
 
 
+def _sigmoid(z):
+    """1 / (1 + e^{-z}) as a new array, stable for large |z|.
+
+    float64: scipy's expit. float32: NumPy's exp, vectorised in single precision, with
+    e^{-z} capped at e^{80} (below the float32 maximum 3.4e38); the cap changes sigmoid(z)
+    only where it is below 2e-35.
+    """
+    if z.dtype == np.float64:
+        return expit(z)
+    s = np.negative(z)
+    np.minimum(s, 80.0, out=s)
+    np.exp(s, out=s)
+    s += 1.0
+    return np.reciprocal(s, out=s)
+
+
 def _silu(z):
-    s = expit(z)  # sigmoid(z), stable for large |z|
+    s = _sigmoid(z)
     return np.multiply(z, s, out=z), s  # a = z s
 
 
@@ -211,7 +237,7 @@ def forward(params, t, x):
     """
     act = _ACT[params.config.activation][0]
     (t, x), shape = _batch(t, x)
-    h = _embed(t, x, params.config.n_fourier)  # (B, n_inputs)
+    h = _embed(t, x, params.config.n_fourier).astype(params.flat.dtype, copy=False)  # (B, n_inputs)
     hs, auxs = [h], []
     for W, b in zip(params.W[:-1], params.b[:-1]):
         z = h @ W  # (B, width)
@@ -234,10 +260,10 @@ def backward(params, cache, d_out, out=None):
     d_act = _ACT[params.config.activation][1]
     hs, auxs = cache
     grads = Params(params.config) if out is None else out
-    d_z = np.asarray(d_out, dtype=np.float64).reshape(-1, 1)  # (B, 1)
+    d_z = np.asarray(d_out, dtype=params.flat.dtype).reshape(-1, 1)  # (B, 1)
     if d_z.shape[0] != hs[0].shape[0]:
         raise ValueError(f"backward: d_out has {d_z.shape[0]} entries, the forward batch had {hs[0].shape[0]}")
-    ones = np.ones(d_z.shape[0])  # (B,)
+    ones = np.ones(d_z.shape[0], dtype=d_z.dtype)  # (B,)
     for layer in reversed(range(len(params.W))):
         h = hs[layer]
         np.matmul(h.T, d_z, out=grads.W[layer])  # z = h W + b  =>  dW = h^T dz
@@ -260,7 +286,7 @@ def jvp(params, t, x, d_t, d_x):
     act, d_act = _ACT[params.config.activation]
     (t, x, d_t, d_x), shape = _batch(t, x, d_t, d_x)
     n = params.config.n_fourier
-    h = _embed(t, x, n)  # (B, n_inputs)
+    h = _embed(t, x, n).astype(params.flat.dtype, copy=False)  # (B, n_inputs)
     dot_h = np.empty_like(h)
     dot_h[:, 0], dot_h[:, 1] = d_x, d_t
     omega_d_t = np.multiply.outer(d_t, np.pi * np.arange(1, n + 1))  # omega_k d_t  (B, n)

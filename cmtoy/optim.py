@@ -1,6 +1,6 @@
 """Adam, an exponential moving average of parameters, and a learning-rate schedule.
 
-Everything works on flat float64 buffers (``Params.flat: [P]`` of :mod:`cmtoy.mlp`), so one
+Everything works on flat buffers (``Params.flat: [P]`` of :mod:`cmtoy.mlp`, float64 or float32), so one
 optimizer step is a handful of vectorised operations over all parameters at once, instead
 of a loop over layers. Updates happen in place: the buffers are the state.
 
@@ -63,9 +63,10 @@ class AdamState:
     scratch: np.ndarray | None = None  # working memory [P], no meaning between steps
 
     @classmethod
-    def zeros(cls, n_params):
-        """The initial state m_0 = v_0 = 0, n = 0 for a buffer of n_params entries."""
-        return cls(m=np.zeros(n_params), v=np.zeros(n_params), step=0, scratch=np.empty(n_params))
+    def zeros(cls, n_params, dtype=np.float64):
+        """The initial state m_0 = v_0 = 0, n = 0 for a buffer of n_params entries of dtype."""
+        return cls(m=np.zeros(n_params, dtype), v=np.zeros(n_params, dtype), step=0,
+                   scratch=np.empty(n_params, dtype))
 
 
 def adam_step(theta, grad, state, lr, config=AdamConfig()):
@@ -78,6 +79,11 @@ def adam_step(theta, grad, state, lr, config=AdamConfig()):
         raise ValueError(
             f"adam_step: theta {theta.shape}, grad {grad.shape} and state {state.m.shape} "
             f"must have the same shape"
+        )
+    if not theta.dtype == grad.dtype == state.m.dtype:
+        raise ValueError(
+            f"adam_step: theta ({theta.dtype}), grad ({grad.dtype}) and state ({state.m.dtype}) "
+            f"must have the same dtype; build the state with AdamState.zeros(n, dtype=theta.dtype)"
         )
     if not lr >= 0.0:
         raise ValueError(f"adam_step: lr must be a number >= 0, got {lr!r}")

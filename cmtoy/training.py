@@ -238,7 +238,7 @@ def _train(interp, config, callback):
     target = params.copy() if config.ema > 0 else params  # iCT: the target is the online net
     averaged = params.copy() if config.eval_ema > 0 else params
     output = model.with_params(averaged)
-    adam = optim.AdamState.zeros(params.flat.size)
+    adam = optim.AdamState.zeros(params.flat.size, params.flat.dtype)
     grids = {}
     lrs = learning_rates(config)
     history = {"loss": [], "evals": [], "steps_done": 0, "seconds": 0.0}

@@ -61,6 +61,15 @@ def test_params_round_trip_is_bit_exact(saved, params):
         assert sorted(archive.files) == ["__format_version__", "__meta__", "params"]
 
 
+def test_float32_params_round_trip_bit_exactly(tmp_path):
+    config = MLPConfig(width=8, depth=2, n_fourier=2, dtype="float32")
+    params = init_params(config, np.random.default_rng(4))
+    save_params(tmp_path / "f32.npz", params)
+    loaded, _ = load_params(tmp_path / "f32.npz")
+    assert loaded.config == config and loaded.flat.dtype == np.float32
+    np.testing.assert_array_equal(loaded.flat, params.flat)
+
+
 def test_generic_checkpoint_keeps_dtypes_and_values(tmp_path):
     arrays = {
         "a": np.arange(6, dtype=np.int32).reshape(2, 3),
@@ -171,6 +180,7 @@ CORRUPTIONS = {
     "wrong shape": (crafted(params=np.zeros(CONFIG.n_params - 1)), r"shape \(\d+,\) do not fit"),
     "wrong dtype": (crafted(params=np.zeros(CONFIG.n_params, np.float32)), "dtype float32"),
     "config mismatch": (wrong_config(width=9), "do not fit"),
+    "dtype mismatch": (wrong_config(dtype="float32"), "dtype float64.*needs float32"),
     "invalid config": (wrong_config(activation="relu"), "invalid network config.*relu"),
     "unknown config field": (wrong_config(dropout=0.1), "invalid network config.*dropout"),
 }

@@ -190,8 +190,56 @@ def test_silu_is_stable_for_large_inputs():
         ({"depth": True}, "depth"),
         ({"n_fourier": -1}, "n_fourier"),
         ({"activation": "relu"}, "activation.*relu"),
+        ({"dtype": "float16"}, "dtype.*float16"),
     ],
 )
 def test_bad_config_values_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         MLPConfig(**kwargs)
+
+
+@pytest.mark.parametrize("activation", ["silu", "tanh"])
+def test_float32_network_follows_the_float64_one(activation):
+    """The same weights in single precision: outputs, gradients and JVPs agree to float32 rounding."""
+    config64 = MLPConfig(width=16, depth=3, activation=activation, n_fourier=4)
+    config32 = MLPConfig(width=16, depth=3, activation=activation, n_fourier=4, dtype="float32")
+    params64 = random_params(config64, seed=8, scale=0.5)
+    params32 = Params(config32, params64.flat.astype(np.float32))
+    params64.flat[:] = params32.flat  # identical weights, exactly representable in both
+    t, x = random_inputs(n=64, seed=9)
+    d_out = np.random.default_rng(10).standard_normal(t.shape)
+
+    out64, cache64 = forward(params64, t, x)
+    out32, cache32 = forward(params32, t, x)
+    assert out32.dtype == np.float32 and cache32[0][1].dtype == np.float32
+    assert relative_error(out32, out64) < 1e-5
+    grads32 = backward(params32, cache32, d_out)
+    assert grads32.flat.dtype == np.float32
+    assert relative_error(grads32.flat, backward(params64, cache64, d_out).flat) < 1e-5
+    _, dot32 = jvp(params32, t, x, 0.3, 1.0)
+    _, dot64 = jvp(params64, t, x, 0.3, 1.0)
+    assert relative_error(dot32, dot64) < 1e-4
+
+
+def test_float32_sigmoid_is_accurate_and_quiet_at_extremes():
+    from scipy.special import expit
+
+    from cmtoy.mlp import _sigmoid
+
+    z = np.concatenate([np.linspace(-100, 100, 2001), [-1e30, -1e4, 1e4, 1e30]]).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning from exp(-z)
+        s = _sigmoid(z.copy())
+    exact = expit(z.astype(np.float64))
+    assert s.dtype == np.float32
+    uncapped = z > -80  # below, e^{-z} is capped at e^{80}: sigmoid stays at 1.8e-35
+    assert np.max(np.abs(s[uncapped] - exact[uncapped]) / exact[uncapped]) < 1e-6
+    assert np.all((s[~uncapped] > 0) & (s[~uncapped] < 2e-35))
+
+
+def test_params_reject_a_buffer_of_the_wrong_dtype():
+    config = MLPConfig(width=4, depth=1, dtype="float32")
+    assert Params(config).flat.dtype == np.float32
+    assert init_params(config, np.random.default_rng(0)).flat.dtype == np.float32
+    with pytest.raises(ValueError, match="float32 array"):
+        Params(config, np.zeros(config.n_params))

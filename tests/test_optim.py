@@ -60,6 +60,8 @@ def test_adam_zero_gradient_is_a_zero_step_and_bad_input_raises():
         adam_step(theta, np.zeros(3), AdamState.zeros(2), lr=1.0)
     with pytest.raises(ValueError, match="lr must be"):
         adam_step(theta, np.zeros(2), AdamState.zeros(2), lr=float("nan"))
+    with pytest.raises(ValueError, match=r"same dtype.*dtype=theta.dtype"):
+        adam_step(theta, np.zeros(2, np.float32), AdamState.zeros(2), lr=1.0)
     with pytest.raises(ValueError, match="beta1"):
         AdamConfig(beta1=1.0)
     with pytest.raises(ValueError, match="eps"):
@@ -144,3 +146,16 @@ def test_adam_trains_the_mlp_and_the_run_is_reproducible():
     np.testing.assert_array_equal(losses, again)
     np.testing.assert_array_equal(online.flat, online_again.flat)
     np.testing.assert_array_equal(target.flat, target_again.flat)
+
+
+def test_float32_adam_follows_float64_adam():
+    rng = np.random.default_rng(12)
+    theta64 = rng.standard_normal(50)
+    theta32 = theta64.astype(np.float32)
+    state64, state32 = AdamState.zeros(50), AdamState.zeros(50, np.float32)
+    for _ in range(20):
+        grad = rng.standard_normal(50)
+        adam_step(theta64, grad, state64, lr=1e-2)
+        adam_step(theta32, grad.astype(np.float32), state32, lr=1e-2)
+    assert theta32.dtype == state32.m.dtype == np.float32
+    np.testing.assert_allclose(theta32, theta64, rtol=1e-5, atol=1e-6)
