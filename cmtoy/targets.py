@@ -400,9 +400,11 @@ class GaussianMixture:
         out = np.where(upper, np.inf, -np.inf)
         finite = np.isfinite(log_p)
         lp, up = log_p[finite], upper[finite]
-        # Bracket each root by a table of quantiles on a uniform grid of the normal score
-        # kappa = Phi^{-1}(p): the lookup is a division, not a search, and the quantile of a
-        # mixture is nearly linear in kappa, so the interpolated start is close to the root.
+        # A table of quantiles on a uniform grid of the normal score kappa = Phi^{-1}(p):
+        # the lookup is a division, not a search, and the quantile of a mixture is nearly
+        # linear in kappa, so its cubic interpolant is close to the root. Where the table
+        # was checked to be exact to 1e-13 the interpolant is the answer; elsewhere (near the
+        # gap between modes) it starts a safeguarded Newton iteration in its bracket.
         kappa_grid, cells = self._quantile_table()
         h = kappa_grid[1] - kappa_grid[0]
         pos = (special.ndtri_exp(np.minimum(lp, 0.0)) - kappa_grid[0]) / h
@@ -410,20 +412,16 @@ class GaussianMixture:
         j = np.clip(pos.astype(np.intp), 0, kappa_grid.size - 2)
         u = pos - j
         j += up * kappa_grid.size  # the upper-tail cells follow the lower-tail ones
-        lo, hi, c_0, c_1, c_2, c_3 = cells.take(j, axis=0).T.copy()  # one gather per point
-        # the cell's cubic Hermite interpolant: a start within ~1e-10 of the root in the
-        # bulk, so one Newton step usually certifies it
-        guess = c_0 + u * (c_1 + u * (c_2 + u * c_3))
+        lo, hi, c_0, c_1, c_2, c_3, exact = cells.take(j, axis=0).T.copy()  # one gather per point
+        guess = c_0 + u * (c_1 + u * (c_2 + u * c_3))  # the cell's cubic Hermite interpolant
         sign = 1.0 - 2.0 * up  # -1 for an upper tail
-        m, s = self.means[None], self.stds[None]
-        if np.all(inside):
-            y = sign * _solve_signed(lp, sign, m, s, self.log_weights, guess, lo, hi)
-        else:
-            y = np.empty_like(lp)
-            y[inside] = sign[inside] * _solve_signed(
-                lp[inside], sign[inside], m, s, self.log_weights, guess[inside], lo[inside], hi[inside]
-            )
-            # beyond the table: the component-quantile bracket
+        y = sign * guess
+        refine = np.flatnonzero(inside & (exact == 0.0))
+        if refine.size:
+            m, s = self.means[None], self.stds[None]
+            lp_r, sign_r, guess_r, lo_r, hi_r = (a.take(refine) for a in (lp, sign, guess, lo, hi))
+            y[refine] = sign_r * _solve_signed(lp_r, sign_r, m, s, self.log_weights, guess_r, lo_r, hi_r)
+        if not np.all(inside):  # beyond the table: from the component-quantile bracket
             y[~inside] = mixture_quantile(lp[~inside], up[~inside], self.means, self.stds, self.log_weights)
         out[finite] = y
         return out
@@ -438,12 +436,18 @@ class GaussianMixture:
         form: on cell j, with u = (kappa - kappa_j) / h in [0, 1],
         y = c_0 + u (c_1 + u (c_2 + u c_3)).
 
-        returns (kappa [M], cells [2 M, 6]): cells[j] = (lo, hi, c_0, c_1, c_2, c_3) of cell j
-        of the lower tail's quantiles F^{-1}(Phi(kappa)) and cells[M + j] of the upper tail's
-        -S^{-1}(Phi(kappa)) (signed coordinates), both increasing in kappa. [lo, hi] is
-        [y_j, y_{j+1}] widened by 1e-12 (1 + |y_j| + |y_{j+1}|), a bracket of the root
-        (the table is exact to rounding). The last cell of each tail is a placeholder that
-        lookups never use.
+        The error of cubic Hermite interpolation is y^(4)(xi) h^4 u^2 (1 - u)^2 / 24, largest
+        at the middle of a cell unless y^(4) varies quickly there. So each cell's interpolant
+        is compared with the exact quantile at its midpoint, and the cell is marked exact if
+        that error and those of both neighbouring cells (which would show a nearby
+        singularity, as at the gap between two modes) are at most 1e-13 (1 + |y|).
+
+        returns (kappa [M], cells [2 M, 7]): cells[j] = (lo, hi, c_0, c_1, c_2, c_3, exact) of
+        cell j of the lower tail's quantiles F^{-1}(Phi(kappa)) and cells[M + j] of the upper
+        tail's -S^{-1}(Phi(kappa)) (signed coordinates), both increasing in kappa. [lo, hi]
+        is [y_j, y_{j+1}] widened by 1e-12 (1 + |y_j| + |y_{j+1}|), a bracket of the root (the
+        table is exact to rounding); ``exact`` is 1.0 for a cell checked as above, else 0.0.
+        The last cell of each tail is a placeholder that lookups never use.
         """
         if self._table is None:
             kappa = self._TABLE_KAPPA
@@ -460,9 +464,13 @@ class GaussianMixture:
                 j = np.clip(np.searchsorted(key, log_p), 1, y.size - 1)
                 inside = (log_p > key[0]) & (log_p <= key[-1])
                 row = np.empty_like(kappa)
+                lo, hi = y[j - 1][inside], y[j][inside]
+                key_lo, key_hi = key[j - 1][inside], key[j][inside]
+                with np.errstate(invalid="ignore", divide="ignore"):  # log F is nearly linear
+                    start = lo + (hi - lo) * (log_p[inside] - key_lo) / (key_hi - key_lo)
+                start = np.where(np.isfinite(start), start, 0.5 * (lo + hi))
                 row[inside] = mixture_quantile(
-                    log_p[inside], False, signed_means, self.stds, self.log_weights,
-                    lo=y[j - 1][inside], hi=y[j][inside],
+                    log_p[inside], False, signed_means, self.stds, self.log_weights, x_init=start, lo=lo, hi=hi
                 )
                 if not np.all(inside):
                     row[~inside] = mixture_quantile(log_p[~inside], False, signed_means, self.stds, self.log_weights)
@@ -479,7 +487,19 @@ class GaussianMixture:
             d_a, d_b = (kappa[1] - kappa[0]) * slope, (kappa[1] - kappa[0]) * np.roll(slope, -1, axis=1)
             c_2, c_3 = 3.0 * (b - a) - 2.0 * d_a - d_b, 2.0 * (a - b) + d_a + d_b
             pad = 1e-12 * (1.0 + np.abs(a) + np.abs(b))
-            cells = np.stack([a - pad, b + pad, a, d_a, c_2, c_3], axis=-1).reshape(-1, 6)
+            lo, hi = a - pad, b + pad
+            # the check at the midpoints u = 1/2 of the cells (the last one is a placeholder)
+            log_p_mid = special.log_ndtr(kappa[:-1] + 0.5 * (kappa[1] - kappa[0]))
+            exact = np.zeros_like(a)
+            for row, signed_means in enumerate((self.means, -self.means)):
+                mid = (a + 0.5 * (d_a + 0.5 * (c_2 + 0.5 * c_3)))[row, :-1]
+                solved = mixture_quantile(log_p_mid, False, signed_means, self.stds, self.log_weights,
+                                          x_init=mid, lo=lo[row, :-1], hi=hi[row, :-1])
+                error = np.abs(mid - solved) / (1.0 + np.abs(solved))
+                error = np.concatenate([[np.inf], error, [np.inf]])
+                worst = np.maximum(np.maximum(error[:-2], error[1:-1]), error[2:])
+                exact[row, :-1] = worst <= 1e-13
+            cells = np.stack([lo, hi, a, d_a, c_2, c_3, exact], axis=-1).reshape(-1, 7)
             self._table = (kappa, cells)
         return self._table
 
