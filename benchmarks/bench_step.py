@@ -5,7 +5,9 @@ online network through a squared-error loss + one Adam update + one EMA update o
 target, at batch 256, depth 3, float64, one BLAS thread. When ``torch`` is importable the
 same step runs in PyTorch (same layers and time embedding, float64, one thread,
 ``torch.optim.Adam``, EMA by ``torch._foreach_lerp_``) and the ratio NumPy / PyTorch is
-printed. The output is a Markdown table ready for the README.
+printed. A last column times the NumPy step with ``MLPConfig(dtype="float32")``, the
+option for faster training; it is not part of the float64 comparison. The output is a
+Markdown table ready for the README.
 
 Run from the repository root:
 
@@ -37,12 +39,12 @@ def batches(rng, n):
     return t, x, np.minimum(t + 0.01, 1.0), x + 0.01 * rng.standard_normal((n, BATCH))
 
 
-def numpy_step(width):
-    config = MLPConfig(width=width, depth=DEPTH)
+def numpy_step(width, dtype="float64"):
+    config = MLPConfig(width=width, depth=DEPTH, dtype=dtype)
     online = init_params(config, np.random.default_rng(0))
     target = online.copy()
     grads = Params(config)
-    state, adam = AdamState.zeros(config.n_params), AdamConfig()
+    state, adam = AdamState.zeros(config.n_params, online.flat.dtype), AdamConfig()
 
     def step(t, x, t_target, x_target):
         target_out, _ = forward(target, t_target, x_target)
@@ -167,24 +169,26 @@ def main():
     rows = []
     with threadpool_limits(1):
         for width in args.widths:
-            steps = {"numpy": numpy_step(width), "floor": kernel_floor(width)}
+            steps = {"numpy": numpy_step(width), "floor": kernel_floor(width), "float32": numpy_step(width, "float32")}
             if torch is not None:
                 steps["torch"] = torch_step(width)
             times = run(steps, args.steps, data)
-            rows.append((width, times["numpy"], times["floor"], times.get("torch")))
+            rows.append((width, times["numpy"], times["floor"], times.get("torch"), times["float32"]))
 
     print(f"Machine: {machine()}" + (f", PyTorch {torch.__version__}" if torch else ", PyTorch not installed"))
     print(f"One training step, batch {BATCH}, depth {DEPTH}, float64, 1 thread, median of {args.steps} steps "
           f"(last column: ratio of the 10th percentiles):\n")
-    print("| width | NumPy (ms) | of which matmul + exp (ms) | PyTorch eager (ms) | NumPy / PyTorch | same, fastest 10% |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    for width, (numpy_time, numpy_fast), (floor_time, _), torch_times in rows:
+    print("| width | NumPy (ms) | of which matmul + exp (ms) | PyTorch eager (ms) | NumPy / PyTorch "
+          "| same, fastest 10% | NumPy float32 (ms) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for width, (numpy_time, numpy_fast), (floor_time, _), torch_times, (single_time, _) in rows:
         cells = [f"{width}", f"{1e3 * numpy_time:.3f}", f"{1e3 * floor_time:.3f}"]
         if torch_times is None:
             cells += ["n/a", "n/a", "n/a"]
         else:
             torch_time, torch_fast = torch_times
             cells += [f"{1e3 * torch_time:.3f}", f"{numpy_time / torch_time:.2f}", f"{numpy_fast / torch_fast:.2f}"]
+        cells.append(f"{1e3 * single_time:.3f}")
         print("| " + " | ".join(cells) + " |")
     print(
         "\n'matmul + exp': the same step's matrix products and sigmoids alone (kernel_floor), "
