@@ -153,15 +153,14 @@ def init_params(config, rng):
 def _sigmoid(z):
     """1 / (1 + e^{-z}) as a new array, stable for large |z|.
 
-    float64: scipy's expit. float32: NumPy's exp, vectorised in single precision, with
-    e^{-z} capped at e^{80} (below the float32 maximum 3.4e38); the cap changes sigmoid(z)
-    only where it is below 2e-35.
+    float64: scipy's expit. float32: NumPy's exp, vectorised in single precision; where
+    e^{-z} overflows (z < -88.7) it is inf and 1 / (1 + inf) = 0, the sigmoid rounded to
+    float32's range.
     """
     if z.dtype == np.float64:
         return expit(z)
-    s = np.negative(z)
-    np.minimum(s, 80.0, out=s)
-    np.exp(s, out=s)
+    with np.errstate(over="ignore"):
+        s = np.exp(np.negative(z))
     s += 1.0
     return np.reciprocal(s, out=s)
 
@@ -228,6 +227,30 @@ def _embed(t, x, n):
     return h_0
 
 
+def _embed_float32(t, x, n):
+    """:func:`_embed` in single precision, for float32 networks. t, x: [B] -> [B, 2 + 2n] float32
+
+    The phases k t are reduced modulo 2 in float64 first, so that the float32 angles
+    pi (k t mod 2) lie in [0, 2 pi) and carry an error below 1e-6, as float32 inputs do;
+    float32 sin and cos are vectorised, which makes this ~3x faster than :func:`_embed`.
+    """
+    h_0 = np.empty((t.size, 2 + 2 * n), dtype=np.float32)
+    h_0[:, 0], h_0[:, 1] = x, t
+    phase = np.multiply.outer(t, np.arange(1.0, n + 1.0))  # k t   (B, n)
+    phase -= 2.0 * np.floor(0.5 * phase)  # k t mod 2
+    angle = (np.pi * phase).astype(np.float32)
+    np.sin(angle, out=h_0[:, 2 : 2 + n])
+    np.cos(angle, out=h_0[:, 2 + n :])
+    return h_0
+
+
+def _features(params, t, x):
+    """The network input h_0 in the network's precision. t, x: [B] -> [B, n_inputs]"""
+    if params.flat.dtype == np.float32:
+        return _embed_float32(t, x, params.config.n_fourier)
+    return _embed(t, x, params.config.n_fourier)
+
+
 def forward(params, t, x):
     """F_theta(t, x) and the cache that :func:`backward` needs.
 
@@ -237,7 +260,7 @@ def forward(params, t, x):
     """
     act = _ACT[params.config.activation][0]
     (t, x), shape = _batch(t, x)
-    h = _embed(t, x, params.config.n_fourier).astype(params.flat.dtype, copy=False)  # (B, n_inputs)
+    h = _features(params, t, x)  # (B, n_inputs)
     hs, auxs = [h], []
     for W, b in zip(params.W[:-1], params.b[:-1]):
         z = h @ W  # (B, width)
@@ -286,7 +309,7 @@ def jvp(params, t, x, d_t, d_x):
     act, d_act = _ACT[params.config.activation]
     (t, x, d_t, d_x), shape = _batch(t, x, d_t, d_x)
     n = params.config.n_fourier
-    h = _embed(t, x, n).astype(params.flat.dtype, copy=False)  # (B, n_inputs)
+    h = _features(params, t, x)  # (B, n_inputs)
     dot_h = np.empty_like(h)
     dot_h[:, 0], dot_h[:, 1] = d_x, d_t
     omega_d_t = np.multiply.outer(d_t, np.pi * np.arange(1, n + 1))  # omega_k d_t  (B, n)
