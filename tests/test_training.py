@@ -12,7 +12,7 @@ from cmtoy.metrics import wasserstein1
 from cmtoy.mlp import MLPConfig
 from cmtoy.sampling import sample
 from cmtoy.train_cli import add_train_arguments, train_command
-from cmtoy.training import TrainConfig, n_steps, time_grid, train
+from cmtoy.training import BatchSampler, TrainConfig, n_steps, time_grid, train
 
 INTERP = Interpolant(cmtoy.SEED_MIXTURE)
 QUICK = dict(steps=600, batch=128, n_min=4, n_max=64, warmup=50, progress=False, eval_samples=4000,
@@ -24,7 +24,7 @@ QUICK = dict(steps=600, batch=128, n_min=4, n_max=64, warmup=50, progress=False,
     [("method", "ddpm"), ("steps", 0), ("steps", -5), ("batch", 0), ("n_min", 1), ("lr", -1e-3),
      ("lr", float("nan")), ("ema", 1.0), ("ema", -0.1), ("eval_ema", 1.5), ("distance", "l1"),
      ("curriculum", "linear"), ("time_distribution", "beta"), ("solver", "rk4"), ("huber_c", 0.0),
-     ("steps", 2.5), ("max_seconds", 0.0)],
+     ("steps", 2.5), ("max_seconds", 0.0), ("sampling", "sobol")],
 )
 def test_bad_configs_raise_a_value_error_naming_the_value(field, value):
     with pytest.raises(ValueError, match=field if field != "method" else "ddpm"):
@@ -62,6 +62,31 @@ def test_time_grid_spans_zero_to_one_with_a_probability_per_step(distribution):
     assert p.shape == (40,) and np.all(p >= 0) and p.sum() == pytest.approx(1.0)
 
 
+def test_qmc_batches_cover_steps_and_modes_in_proportion_unlike_iid_ones():
+    p = np.full(64, 1.0 / 64)  # 256 pairs over 64 steps: 4 per step
+    counts = {}
+    for sampling in ("iid", "qmc"):
+        draw = BatchSampler(TrainConfig(sampling=sampling, batch=256), INTERP.target, np.random.default_rng(3))
+        batches = [draw(p) for _ in range(20)]
+        counts[sampling] = (np.array([np.bincount(n, minlength=64) for n, _, _ in batches]),
+                            np.array([np.sum(x_0 > 0.5) for _, x_0, _ in batches]))  # the mode at 2 (weight 0.2)
+        x_0, x_1 = (np.concatenate([b[j] for b in batches]) for j in (1, 2))
+        assert abs(x_1.mean()) < 0.1 and abs(x_1.std() - 1.0) < 0.1  # the laws are unchanged
+        assert abs(x_0.mean() - INTERP.target.mean) < 0.1 and abs(x_0.std() - np.sqrt(INTERP.target.var)) < 0.1
+    steps_qmc, mode_qmc = counts["qmc"]
+    steps_iid, mode_iid = counts["iid"]
+    assert np.all(steps_qmc == 4) and np.all(np.isin(mode_qmc, (51, 52)))  # 256 * 0.2 = 51.2
+    assert steps_iid.max() > 6 and np.ptp(mode_iid) > 5
+
+
+def test_iid_batches_draw_from_the_rng_in_the_documented_order():
+    p = np.array([0.2, 0.3, 0.5])
+    n, x_0, x_1 = BatchSampler(TrainConfig(batch=8), INTERP.target, np.random.default_rng(4))(p)
+    rng = np.random.default_rng(4)
+    assert np.array_equal(n, rng.choice(3, size=8, p=p))
+    assert np.array_equal(x_0, INTERP.target.sample(rng, 8)) and np.array_equal(x_1, rng.standard_normal(8))
+
+
 @pytest.mark.parametrize("method", ["ct", "cd", "ict"])
 def test_a_short_run_improves_w1_over_the_untrained_model(method):
     config = TrainConfig(method=method, lr=5e-3, **QUICK)
@@ -82,6 +107,8 @@ def test_the_same_seed_gives_the_same_model_bit_for_bit():
     assert np.array_equal(history_a["loss"], history_b["loss"])
     c, _ = train(INTERP, TrainConfig(method="ct", seed=1, eval_ema=0.9, **{**QUICK, "steps": 150}))
     assert not np.array_equal(a.params.flat, c.params.flat)
+    qmc = TrainConfig(method="ct", sampling="qmc", **{**QUICK, "steps": 150})
+    assert np.array_equal(train(INTERP, qmc)[0].params.flat, train(INTERP, qmc)[0].params.flat)
 
 
 def test_callback_sees_every_evaluation():
