@@ -41,6 +41,10 @@ def test_unset_settings_take_the_method_defaults_and_explicit_ones_win():
     assert (ict.ema, ict.distance, ict.weighting, ict.time_distribution) == (0.0, "pseudo_huber", "inverse_dt", "lognormal")
     ct = TrainConfig(method="ct")
     assert ct.ema > 0 and ct.distance == "squared"
+    assert (ct.sampling, ct.mlp.dtype, ict.sampling, ict.mlp.dtype) == ("qmc", "float32", "qmc", "float32")
+    cd = TrainConfig(method="cd")  # figures/reference_model.npz was trained with these
+    assert (cd.sampling, cd.mlp, cd.steps) == ("iid", MLPConfig(), 20_000)
+    assert TrainConfig(method="ct", mlp=MLPConfig(width=8), sampling="iid").mlp == MLPConfig(width=8)
     assert TrainConfig(method="ict", ema=0.9, distance="squared").ema == 0.9
 
 
@@ -81,7 +85,7 @@ def test_qmc_batches_cover_steps_and_modes_in_proportion_unlike_iid_ones():
 
 def test_iid_batches_draw_from_the_rng_in_the_documented_order():
     p = np.array([0.2, 0.3, 0.5])
-    n, x_0, x_1 = BatchSampler(TrainConfig(batch=8), INTERP.target, np.random.default_rng(4))(p)
+    n, x_0, x_1 = BatchSampler(TrainConfig(sampling="iid", batch=8), INTERP.target, np.random.default_rng(4))(p)
     rng = np.random.default_rng(4)
     assert np.array_equal(n, rng.choice(3, size=8, p=p))
     assert np.array_equal(x_0, INTERP.target.sample(rng, 8)) and np.array_equal(x_1, rng.standard_normal(8))
