@@ -19,10 +19,11 @@ Settings left unset (None) in :class:`TrainConfig` take the method's defaults, s
 of iCT's changes can be switched on or off separately (see benchmarks/bench_training.py).
 The defaults were tuned on the seed mixture for a budget of about 60 s on two cores;
 what was measured, and which of iCT's changes help on this toy, is in the README. What
-limits ct and ict there is gradient noise, not the discretisation: the exact fixed point of
-the CT loss on a uniform grid of N steps has a 1-step W1 of about 0.93 / sqrt(N) (0.037 at
-N = 640, 0.019 at N = 2560), far below what 25,000 float64 steps reach. So ct and ict
-default to a float32 network (more steps per second) and quasi-Monte Carlo batches
+limits ct and ict there is the optimisation, not the discretisation: the exact fixed point
+of the CT loss on a uniform grid of N steps has a 1-step W1 of about 0.93 / sqrt(N) (0.037
+at N = 640, 0.019 at N = 2560; benchmarks/bench_ct_fixed_point.py), far below the ~0.06
+that 25,000 float64 steps of ct reach. So ct and ict default to a float32 network (about
+twice the steps per second) and quasi-Monte Carlo batches
 (``sampling="qmc"``, less variance per step); cd keeps float64 and iid batches. Note
 that on the uniform grid (grid_rho = 1) all steps of one stage have the same dt, so the
 1/dt weighting only rescales the loss between stages, which Adam largely undoes; it
