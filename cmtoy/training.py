@@ -74,7 +74,7 @@ _METHOD_DEFAULTS = {
     "cd": dict(steps=20_000, lr=5e-3, ema=0.9, distance="squared", weighting="uniform",
                time_distribution="uniform", n_min=10, n_max=1280, sampling="iid", mlp=MLPConfig()),
     "ict": dict(steps=40_000, lr=2e-3, ema=0.0, distance="pseudo_huber", weighting="inverse_dt",
-                time_distribution="lognormal", n_min=2, n_max=320, sampling="qmc", mlp=_FLOAT32),
+                time_distribution="lognormal", n_min=2, n_max=256, sampling="qmc", mlp=_FLOAT32),
 }
 
 
@@ -104,7 +104,7 @@ class TrainConfig:
     sampling: str | None = None  # random inputs of a batch: "iid" (cd) or "qmc" (ct, ict; see BatchSampler)
     curriculum: str = "doubling"  # N(k): "doubling" (iCT), "sqrt" (Song et al. 2023), "constant"
     n_min: int | None = None  # N at the start of training, s_0 (ct, cd: 10; ict: 2)
-    n_max: int | None = None  # N at the end of training, s_1 (ct: 5120; cd: 1280; ict: 320)
+    n_max: int | None = None  # N at the end of training, s_1 (ct: 5120; cd: 1280; ict: 256)
     grid_rho: float = 1.0  # grid t_i = (i / N)^rho; rho > 1 puts more steps near t = 0
     solver: str = "euler"  # teacher step of "cd": "euler" or "heun"
     mlp: MLPConfig | None = None  # the network F_theta (ct, ict: float32 MLPConfig; cd: MLPConfig())
