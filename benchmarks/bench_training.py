@@ -11,12 +11,14 @@ Prints Markdown tables for the README:
 3. an ablation of iCT's changes (Song & Dhariwal 2023), each switched back to CT's choice
    one at a time, and each added to CT one at a time, at the same step count (every other
    setting stays at the default of the row's base method: ict or ct);
-4. tables 1 and 3 on a harder mixture with three unequal components.
+4. tables 1 and 3 on a harder mixture with three unequal components;
+5. ("seeds") table 1's default runs again with other seeds, to show the spread.
 
 Run from the repository root:
 
     python benchmarks/bench_training.py                  # everything (~20 min on an idle 2-core machine)
     python benchmarks/bench_training.py --parts defaults budgets
+    python benchmarks/bench_training.py --parts seeds --seeds 1 2
     python benchmarks/bench_training.py --quick          # short smoke run of every part
 
 Timings depend on the load of the machine; the machine and its load are printed.
@@ -102,6 +104,19 @@ def defaults_table(interp, name, steps=None, targets=True):
                   f"{r['w1_2b']:.4f}", f"{r['fme']:.4f}", *target)
 
 
+def seeds_table(interp, seeds, steps=None):
+    """The default run of each method with other seeds (weights, data and noise all change)."""
+    print(f"\n### Seed mixture: each method's default TrainConfig with seeds {list(seeds)}\n")
+    print_row("method", "seed", "steps", "wall (s)", "1-step W1", "2-step W1 (1, 0.5)", "2-step W1 (1, 0.3)")
+    print_row(*["---"] * 7)
+    for method in ("ct", "cd", "ict"):
+        for seed in seeds:
+            overrides = {} if steps is None else {"steps": steps}
+            r = run(interp, TrainConfig(method=method, seed=seed, **overrides))
+            print_row(method, seed, r["steps"], f"{r['seconds']:.0f}", f"{r['w1']:.4f}", f"{r['w1_2']:.4f}",
+                      f"{r['w1_2b']:.4f}")
+
+
 def budgets_table(interp, budgets, probe_steps):
     print("\n### W1 after a wall-time budget (steps calibrated by a probe run)\n")
     print_row("method", *[f"{b:g} s: steps / 1-step / best 2-step" for b in budgets])
@@ -136,7 +151,8 @@ def ablation_table(interp, name, steps, seeds):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--parts", nargs="+", default=["defaults", "budgets", "ablation", "hard"],
-                        choices=["defaults", "budgets", "ablation", "hard"])
+                        choices=["defaults", "budgets", "ablation", "hard", "seeds"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2], help="seeds of the 'seeds' part")
     parser.add_argument("--budgets", type=float, nargs="+", default=[5.0, 15.0, 60.0])
     parser.add_argument("--ablation-steps", type=int, default=10_000)
     parser.add_argument("--ablation-seeds", type=int, nargs="+", default=[0, 1])
@@ -149,11 +165,14 @@ def main(argv=None):
     print(f"Machine: {machine()}")
     print(f"Rerun: python benchmarks/bench_training.py --parts {' '.join(args.parts)} "
           f"--ablation-steps {args.ablation_steps} --ablation-seeds {' '.join(map(str, args.ablation_seeds))}"
+          + (f" --seeds {' '.join(map(str, args.seeds))}" if "seeds" in args.parts else "")
           + (" --quick" if args.quick else ""))
     if "defaults" in args.parts:
         defaults_table(seed_interp, "Seed mixture (means -1, 2; stds 0.1; weights 0.8, 0.2), linear schedule", steps)
     if "budgets" in args.parts:
         budgets_table(seed_interp, budgets, 100 if args.quick else 500)
+    if "seeds" in args.parts:
+        seeds_table(seed_interp, args.seeds, steps)
     if "ablation" in args.parts:
         ablation_table(seed_interp, "Seed mixture", ablation_steps, args.ablation_seeds)
     if "hard" in args.parts:
