@@ -261,14 +261,15 @@ class Interpolant:
             z_far = np.where(upper[far][..., None], -z[far], z[far])
             log_p[far] = logsumexp(self.target.log_weights + special.log_ndtr(z_far))
         if self.target.n_components == 1:
-            return self._quantile(s, log_p, upper), np.zeros(x.shape, dtype=bool), np.zeros(x.shape, dtype=np.intp)
-        k, distance = self._nearest_partial_weight(cdf)
-        gap = distance < 1e-4
+            gap, k = np.zeros(x.shape, dtype=bool), np.zeros(x.shape, dtype=np.intp)
+        else:
+            k, distance = self._nearest_partial_weight(cdf)
+            gap = distance < 1e-4
         if not np.any(gap):
             return self._quantile(s, log_p, upper), gap, k
-        y = np.empty(x.shape)  # gap points are left to the caller: F_t has too few digits there
-        y[gap] = np.nan
-        y[~gap] = self._quantile(s[~gap], log_p[~gap], upper[~gap])
+        y = np.full(x.shape, np.nan)  # gap points are left to the caller: F_t has too few digits there
+        solve = ~gap
+        y[solve] = self._quantile(s[solve], log_p[solve], upper[solve])
         return y, gap, k
 
     def _nearest_partial_weight(self, cdf):

@@ -464,13 +464,13 @@ class GaussianMixture:
                 j = np.clip(np.searchsorted(key, log_p), 1, y.size - 1)
                 inside = (log_p > key[0]) & (log_p <= key[-1])
                 row = np.empty_like(kappa)
-                lo, hi = y[j - 1][inside], y[j][inside]
+                y_lo, y_hi = y[j - 1][inside], y[j][inside]
                 key_lo, key_hi = key[j - 1][inside], key[j][inside]
                 with np.errstate(invalid="ignore", divide="ignore"):  # log F is nearly linear
-                    start = lo + (hi - lo) * (log_p[inside] - key_lo) / (key_hi - key_lo)
-                start = np.where(np.isfinite(start), start, 0.5 * (lo + hi))
+                    start = y_lo + (y_hi - y_lo) * (log_p[inside] - key_lo) / (key_hi - key_lo)
+                start = np.where(np.isfinite(start), start, 0.5 * (y_lo + y_hi))
                 row[inside] = mixture_quantile(
-                    log_p[inside], False, signed_means, self.stds, self.log_weights, x_init=start, lo=lo, hi=hi
+                    log_p[inside], False, signed_means, self.stds, self.log_weights, x_init=start, lo=y_lo, hi=y_hi
                 )
                 if not np.all(inside):
                     row[~inside] = mixture_quantile(log_p[~inside], False, signed_means, self.stds, self.log_weights)
