@@ -163,7 +163,9 @@ def test_training_explorer_draws_the_model_it_trains():
     assert progress.value == progress.max == 100
     first = trainer.artists["curves"][0]  # f_theta(0.1, .)
     x = first.get_xdata()
-    np.testing.assert_allclose(first.get_ydata(), model(np.full_like(x, 0.1), x))
+    # ct trains a float32 network: the plot evaluates all curves in one batch and this call
+    # in another, and float32 matrix products of different shapes round differently
+    np.testing.assert_allclose(first.get_ydata(), model(np.full_like(x, 0.1), x), rtol=1e-5, atol=1e-6)
     w1_line = trainer.artists["curves"][4]
     assert list(w1_line.get_xdata()) == [e["step"] for e in history["evals"]] == list(range(10, 101, 10))
     assert list(w1_line.get_ydata()) == [e["w1_1step"] for e in history["evals"]]
