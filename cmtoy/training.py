@@ -199,6 +199,7 @@ class BatchSampler:
         if config.sampling == "qmc":
             self.engine = stats.qmc.Sobol(d=4, scramble=True, seed=rng)
             self.cum_weights = np.cumsum(target.weights)
+            self._p, self._cum_p = None, None  # the last p and its cumulative sum
 
     def __call__(self, p):
         """Indices n with probabilities p: [N], and the endpoints. -> (n [B], x_0 [B], x_1 [B])"""
@@ -209,7 +210,9 @@ class BatchSampler:
         with warnings.catch_warnings():  # scipy warns about a batch that is not a power of 2
             warnings.simplefilter("ignore", UserWarning)
             u = np.clip(self.engine.random(config.batch), 1e-12, 1.0 - 1e-12)
-        n = np.minimum(np.searchsorted(np.cumsum(p), u[:, 0], side="right"), p.size - 1)
+        if p is not self._p:  # p changes only when N does: keep its cumulative sum
+            self._p, self._cum_p = p, np.cumsum(p)
+        n = np.minimum(np.searchsorted(self._cum_p, u[:, 0], side="right"), p.size - 1)
         k = np.minimum(np.searchsorted(self.cum_weights, u[:, 1], side="right"), self.cum_weights.size - 1)
         x_0 = self.target.means[k] + self.target.stds[k] * special.ndtri(u[:, 2])
         return n, x_0, special.ndtri(u[:, 3])
