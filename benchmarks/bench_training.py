@@ -12,7 +12,10 @@ Prints Markdown tables for the README:
    one at a time, and each added to CT one at a time, at the same step count (every other
    setting stays at the default of the row's base method: ict or ct);
 4. tables 1 and 3 on a harder mixture with three unequal components;
-5. ("seeds") table 1's default runs again with other seeds, to show the spread.
+5. ("seeds") table 1's default runs again with other seeds, to show the spread;
+6. ("baseline") what the network itself can do in the same time: the same network,
+   batch, optimiser, learning-rate schedule and step count as ct's default, fitted by
+   plain regression to the exact f*(t, x_t) (which only a 1-D explorer can compute).
 
 Run from the repository root:
 
@@ -42,7 +45,9 @@ import cmtoy  # noqa: E402
 from cmtoy.interpolant import Interpolant  # noqa: E402
 from cmtoy.metrics import flow_map_error, wasserstein1  # noqa: E402
 from cmtoy.sampling import sample  # noqa: E402
-from cmtoy.training import TrainConfig, train  # noqa: E402
+from cmtoy import optim  # noqa: E402
+from cmtoy.consistency import ConsistencyModel  # noqa: E402
+from cmtoy.training import TrainConfig, learning_rates, train  # noqa: E402
 
 TARGETS = {"cd": 0.03, "ct": 0.05, "ict": 0.08}
 HARD = cmtoy.GaussianMixture(means=[-2.0, 0.3, 3.0], stds=[0.2, 0.05, 0.7], weights=[0.5, 0.2, 0.3])
@@ -148,10 +153,47 @@ def ablation_table(interp, name, steps, seeds):
         print_row(label, cell("w1"), cell("w1_2"), cell("w1_2b"), cell("fme"))
 
 
+def regression_baseline(interp, config, pool=2_000_000):
+    """Fit f_theta to the exact f* by least squares, with config's network, batch, steps, lr.
+
+    The points (t ~ U[0, 1], x_t ~ p_t) and their f*(t, x_t) are drawn once (a pool of
+    ``pool``, not timed); each step takes a batch of them at random. -> (model, seconds)
+    """
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(config.seed)
+    t = rng.uniform(size=pool)
+    x = interp.sample(rng, pool, t)
+    f_star = interp.consistency_function(t, x)
+    model = ConsistencyModel.initialise(interp, config.mlp, rng)
+    params = model.params
+    adam = optim.AdamState.zeros(params.flat.size, params.flat.dtype)
+    lrs = learning_rates(config)
+    start = time.perf_counter()
+    with threadpool_limits(1):
+        for k in range(config.steps):
+            i = rng.integers(0, pool, config.batch)
+            f, cache = model.forward(params, t[i], x[i])
+            grads = model.backward(params, cache, 2.0 * (f - f_star[i]) / config.batch)
+            optim.adam_step(params.flat, grads.flat, adam, lrs[k])
+    return model, time.perf_counter() - start
+
+
+def baseline_table(interps, steps=None):
+    print("\n### Regression to the exact f* with ct's network, batch, optimiser and step count\n")
+    print_row("mixture", "steps", "wall (s)", "1-step W1", "2-step W1 (1, 0.5)", "2-step W1 (1, 0.3)", "flow-map error")
+    print_row(*["---"] * 7)
+    for name, interp in interps:
+        config = TrainConfig(method="ct") if steps is None else TrainConfig(method="ct", steps=steps)
+        model, seconds = regression_baseline(interp, config)
+        w1, w1_2, w1_2b, fme = score(model, interp)
+        print_row(name, config.steps, f"{seconds:.0f}", f"{w1:.4f}", f"{w1_2:.4f}", f"{w1_2b:.4f}", f"{fme:.4f}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--parts", nargs="+", default=["defaults", "budgets", "ablation", "hard"],
-                        choices=["defaults", "budgets", "ablation", "hard", "seeds"])
+                        choices=["defaults", "budgets", "ablation", "hard", "seeds", "baseline"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2], help="seeds of the 'seeds' part")
     parser.add_argument("--budgets", type=float, nargs="+", default=[5.0, 15.0, 60.0])
     parser.add_argument("--ablation-steps", type=int, default=10_000)
@@ -179,6 +221,8 @@ def main(argv=None):
         label = "Three unequal components (means -2, 0.3, 3; stds 0.2, 0.05, 0.7; weights 0.5, 0.2, 0.3)"
         defaults_table(hard_interp, label, steps, targets=False)
         ablation_table(hard_interp, "Three unequal components", ablation_steps, args.ablation_seeds)
+    if "baseline" in args.parts:
+        baseline_table([("seed", seed_interp), ("three unequal components", hard_interp)], steps)
 
 
 if __name__ == "__main__":
