@@ -77,14 +77,21 @@ class TrainingExplorer(Explorer):
 
     def check(self, values):
         values = super().check(values)
-        TrainConfig(**{**self.values, **values})  # TrainConfig's errors name the bad field
+        self._config({**self.values, **values})  # TrainConfig's errors name the bad field
         return values
 
     @property
     def config(self):
         """The TrainConfig of the current knobs (ten evaluations per run, no tqdm bar)."""
-        steps = self.values["steps"]
-        return TrainConfig(**self.values, warmup=min(500, steps // 10), eval_every=max(1, steps // 10),
+        return self._config(self.values)
+
+    @staticmethod
+    def _config(values):
+        # the method's defaults, with a warm-up of at most a tenth of the run and a
+        # curriculum that starts at or below the chosen final N
+        method = TrainConfig(method=values.get("method", "ct"))
+        return TrainConfig(**values, warmup=min(method.warmup, values["steps"] // 10),
+                           n_min=min(method.n_min, values["n_max"]), eval_every=max(1, values["steps"] // 10),
                            eval_samples=5000, progress=False)
 
     def draw(self):

@@ -171,6 +171,10 @@ def test_training_explorer_draws_the_model_it_trains():
     assert list(w1_line.get_ydata()) == [e["w1_1step"] for e in history["evals"]]
     with pytest.raises(ValueError, match="method"):
         trainer.set(method="gan")
+    # a final N below the method's first N (ict starts at 16) shortens the curriculum
+    trainer.set(method="ict", n_max=10)
+    assert (trainer.config.method, trainer.config.n_min, trainer.config.n_max) == ("ict", 10, 10)
+    assert trainer.config.warmup == 10  # a tenth of the 100 steps
 
 
 def test_sampling_times():
