@@ -75,12 +75,13 @@ _CHOICES = {
 # cd keeps the float64 network and iid batches it was tuned with (and that
 # figures/reference_model.npz was trained with): it meets its target without them.
 _FLOAT32 = MLPConfig(dtype="float32")
+_WARMUP_FRACTION = 0.05  # ict warms up for 5% of its steps (2,000 of 40,000), however many it takes
 _METHOD_DEFAULTS = {
     "ct": dict(steps=40_000, lr=5e-3, warmup=500, ema=0.9, distance="squared", weighting="uniform",
                time_distribution="uniform", n_min=10, n_max=5120, sampling="qmc", mlp=_FLOAT32),
     "cd": dict(steps=20_000, lr=5e-3, warmup=500, ema=0.9, distance="squared", weighting="uniform",
                time_distribution="uniform", n_min=10, n_max=1280, sampling="iid", mlp=MLPConfig()),
-    "ict": dict(steps=40_000, lr=1e-3, warmup=2000, ema=0.0, distance="pseudo_huber", weighting="inverse_dt",
+    "ict": dict(steps=40_000, lr=1e-3, warmup=_WARMUP_FRACTION, ema=0.0, distance="pseudo_huber", weighting="inverse_dt",
                 time_distribution="lognormal", n_min=16, n_max=256, sampling="qmc", mlp=_FLOAT32),
 }
 
@@ -98,7 +99,7 @@ class TrainConfig:
     batch: int = 256  # pairs per step
     seed: int = 0  # seeds the weights, the data and the noise: same seed, same model
     lr: float | None = None  # peak Adam learning rate (ct, cd: 5e-3; ict: 1e-3)
-    warmup: int | None = None  # steps of linear warm-up of the learning rate, at most steps - 1 (ct, cd: 500; ict: 2000)
+    warmup: int | None = None  # steps of linear warm-up of the learning rate, at most steps - 1 (ct, cd: 500; ict: 5% of steps)
     lr_decay: str = "cosine"  # after warm-up: "cosine" to zero, or "constant"
     ema: float | None = None  # target-network EMA decay mu in [0, 1) (ct, cd: 0.9); 0 = none (iCT)
     eval_ema: float = 0.0  # decay of a separate EMA of the weights that is returned; 0 = online
@@ -123,8 +124,9 @@ class TrainConfig:
     def __post_init__(self):
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
-        for key, value in _METHOD_DEFAULTS[self.method].items():
-            if getattr(self, key) is None:
+        defaults = _METHOD_DEFAULTS[self.method]
+        for key, value in defaults.items():
+            if getattr(self, key) is None and value is not _WARMUP_FRACTION:
                 object.__setattr__(self, key, value)
         for key, allowed in _CHOICES.items():
             if getattr(self, key) not in allowed:
@@ -133,6 +135,8 @@ class TrainConfig:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{key} must be a positive integer, got {value!r}")
+        if self.warmup is None:  # a fraction of the steps, now that they are known to be valid
+            object.__setattr__(self, "warmup", int(defaults["warmup"] * self.steps))
         for key in ("warmup", "eval_every", "seed"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:

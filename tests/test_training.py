@@ -46,6 +46,9 @@ def test_unset_settings_take_the_method_defaults_and_explicit_ones_win():
     assert (cd.sampling, cd.mlp, cd.steps) == ("iid", MLPConfig(), 20_000)
     assert TrainConfig(method="ct", mlp=MLPConfig(width=8), sampling="iid").mlp == MLPConfig(width=8)
     assert TrainConfig(method="ict", ema=0.9, distance="squared").ema == 0.9
+    # ict warms up for 5% of however many steps it takes; ct and cd for 500 steps
+    assert (ict.warmup, TrainConfig(method="ict", steps=3000).warmup, ct.warmup, cd.warmup) == (2000, 150, 500, 500)
+    assert TrainConfig(method="ict", steps=3000, warmup=7).warmup == 7
 
 
 @pytest.mark.parametrize("curriculum", ["doubling", "sqrt", "constant"])

@@ -174,7 +174,7 @@ def test_training_explorer_draws_the_model_it_trains():
     # a final N below the method's first N (ict starts at 16) shortens the curriculum
     trainer.set(method="ict", n_max=10)
     assert (trainer.config.method, trainer.config.n_min, trainer.config.n_max) == ("ict", 10, 10)
-    assert trainer.config.warmup == 10  # a tenth of the 100 steps
+    assert trainer.config.warmup == 5  # ict warms up for 5% of the 100 steps (at most a tenth)
 
 
 def test_sampling_times():
