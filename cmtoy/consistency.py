@@ -87,17 +87,35 @@ class ConsistencyModel:
 
     # -- forward / backward ------------------------------------------------------------
 
-    def forward(self, params, t, x):
-        """f_theta(t, x) and what backward needs. t, x: [B] -> (f [B], cache)"""
-        c_skip, c_out, c_in = scalings(self.schedule, self.sigma_d, t)
-        net_out, net_cache = mlp.forward(params, t, c_in * x)  # F_theta(t, c_in x)
+    def forward(self, params, t, x, terms=None):
+        """f_theta(t, x) and what backward needs. t, x: [B] -> (f [B], cache)
+
+        terms: optional :meth:`time_terms` of these t, computed beforehand.
+        """
+        if terms is None:
+            c_skip, c_out, c_in = scalings(self.schedule, self.sigma_d, t)
+            features = None
+        else:
+            c_skip, c_out, c_in, features = terms
+        net_out, net_cache = mlp.forward(params, t, c_in * x, features)  # F_theta(t, c_in x)
         return c_skip * x + c_out * net_out, (c_out, net_cache)
 
-    def backward(self, params, cache, d_f):
-        """Gradient of a loss with respect to the weights, given d loss / d f: [B] -> Params"""
+    def time_terms(self, params, t):
+        """Everything of f_theta(t, .) that depends on t alone: (c_skip, c_out, c_in [T],
+        time features [T, 2 n_fourier]). A training loop whose times lie on a fixed grid
+        computes them once per grid point and passes rows of them to :meth:`forward`.
+        t: [T] -> tuple of arrays indexed by time along their first axis
+        """
+        return (*scalings(self.schedule, self.sigma_d, t), mlp.time_features(params, t))
+
+    def backward(self, params, cache, d_f, out=None):
+        """Gradient of a loss with respect to the weights, given d loss / d f: [B] -> Params
+
+        out: optional Params to write the gradient into (a training loop reuses one).
+        """
         c_out, net_cache = cache
         d_net_out = c_out * d_f  # f = c_skip x + c_out F
-        return mlp.backward(params, net_cache, d_net_out)
+        return mlp.backward(params, net_cache, d_net_out, out=out)
 
     def __call__(self, t, x):
         """f_theta(t, x) with the model's weights. t, x: broadcastable -> [*batch]"""
@@ -162,19 +180,23 @@ def distance(diff, kind, huber_c=1e-3):
 
 
 def consistency_loss(model, params, target_params, t_early, x_early, t_late, x_late, weight,
-                     kind="squared", huber_c=1e-3):
+                     kind="squared", huber_c=1e-3, out=None, terms=(None, None)):
     """The consistency loss of one batch and its gradient with respect to params.
 
     loss = mean_i weight_i d(f_params(t_late, x_late)_i, f_target(t_early, x_early)_i),
     with the target held fixed (stop-gradient): target_params is the EMA network for CT and
     CD (Song et al. 2023, Alg. 2-3) and a frozen copy of params for iCT.
 
-    t_early, x_early, t_late, x_late, weight: [B].
+    t_early, x_early, t_late, x_late, weight: [B]; out: optional Params for the gradient;
+    terms: optional (early, late) :meth:`ConsistencyModel.time_terms` of t_early and t_late.
     returns (loss float, grads Params)
     """
-    f_target = model.forward(target_params, t_early, x_early)[0]
-    f_online, cache = model.forward(params, t_late, x_late)
+    # the optional arguments are passed only when given, so any object with forward(params,
+    # t, x) and backward(params, cache, d_f) can stand in for the model
+    early, late = (() if given is None else (given,) for given in terms)
+    f_target = model.forward(target_params, t_early, x_early, *early)[0]
+    f_online, cache = model.forward(params, t_late, x_late, *late)
     d, d_diff = distance(f_online - f_target, kind, huber_c)
     loss = float(np.mean(weight * d))
     d_f = weight * d_diff / t_late.size  # d loss / d f_online
-    return loss, model.backward(params, cache, d_f)
+    return loss, model.backward(params, cache, d_f, **({} if out is None else {"out": out}))

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["MLPConfig", "Params", "init_params", "forward", "backward", "jvp", "input_grads"]
+__all__ = ["MLPConfig", "Params", "init_params", "forward", "backward", "jvp", "input_grads", "time_features"]
 
 ACTIVATIONS = ("silu", "tanh")
 DTYPES = ("float64", "float32")
@@ -245,23 +245,44 @@ def _embed_float32(t, x, n):
     return h_0
 
 
-def _features(params, t, x):
-    """The network input h_0 in the network's precision. t, x: [B] -> [B, n_inputs]"""
+def _features(params, t, x, time_features=None):
+    """The network input h_0 in the network's precision. t, x: [B] -> [B, n_inputs]
+
+    time_features: optional [B, 2 n_fourier], the columns of h_0 after x and t, computed
+    beforehand for these t (see :func:`time_features`).
+    """
+    if time_features is not None:
+        h_0 = np.empty((t.size, params.config.n_inputs), dtype=params.flat.dtype)
+        h_0[:, 0], h_0[:, 1] = x, t
+        h_0[:, 2:] = time_features
+        return h_0
     if params.flat.dtype == np.float32:
         return _embed_float32(t, x, params.config.n_fourier)
     return _embed(t, x, params.config.n_fourier)
 
 
-def forward(params, t, x):
+def time_features(params, t):
+    """The time columns of the network input, [sin(k pi t), cos(k pi t)], for reuse.
+
+    A training loop whose times come from a fixed grid computes them once per grid point
+    and passes rows of them to :func:`forward`; the network sees the same values.
+    params: Params (for n_fourier and the precision); t: [T] -> [T, 2 n_fourier]
+    """
+    (t,), _ = _batch(t)
+    return _features(params, t, np.zeros_like(t))[:, 2:]
+
+
+def forward(params, t, x, time_features=None):
     """F_theta(t, x) and the cache that :func:`backward` needs.
 
     params: Params; t: [*batch]; x: [*batch] (already input-scaled by the caller)
+    time_features: optional [B, 2 n_fourier] from :func:`time_features` for these t (flattened)
     returns out: [*batch], cache = (hs, auxs): the input h_l of every layer and what each
     activation saved for its derivative (sigmoid(z) for SiLU, tanh(z) for tanh)
     """
     act = _ACT[params.config.activation][0]
     (t, x), shape = _batch(t, x)
-    h = _features(params, t, x)  # (B, n_inputs)
+    h = _features(params, t, x, time_features)  # (B, n_inputs)
     hs, auxs = [h], []
     for W, b in zip(params.W[:-1], params.b[:-1]):
         z = h @ W  # (B, width)

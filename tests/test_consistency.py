@@ -35,6 +35,19 @@ def test_f_at_time_zero_is_the_identity_exactly(schedule, seed):
     assert np.array_equal(model(0.0, x), x)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_time_terms_computed_once_per_grid_give_the_same_forward_bit_for_bit(dtype):
+    # the training loop precomputes c_skip, c_out, c_in and the time features on its grid
+    model = make_model("cosine", MLPConfig(dtype=dtype))
+    grid = np.linspace(0.0, 1.0, 41)
+    terms = model.time_terms(model.params, grid)
+    i = np.random.default_rng(0).integers(0, grid.size, 300)
+    x = np.random.default_rng(1).normal(0.0, 2.0, i.size)
+    direct, _ = model.forward(model.params, grid[i], x)
+    cached, _ = model.forward(model.params, grid[i], x, tuple(a[i] for a in terms))
+    assert np.array_equal(direct, cached)
+
+
 def test_scalings_follow_the_formula_away_from_zero():
     schedule, sigma_d, t = cmtoy.CosineSchedule(), 1.3, np.array([0.1, 0.5, 1.0])
     a, s = schedule.alpha(t), schedule.sigma(t)
