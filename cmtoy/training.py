@@ -26,12 +26,14 @@ about 0.93 / sqrt(N) (0.037 at N = 640, 0.019 at N = 2560; benchmarks/bench_ct_f
 far below the ~0.06 that 25,000 float64 steps of ct reach. So ct and ict default to a
 float32 network (about twice the steps per second) and quasi-Monte Carlo batches
 (``sampling="qmc"``, less variance per step); cd keeps float64 and iid batches. ict is
-limited by both: without an EMA target it trains stably only up to N = 256 here, where
-the fixed point of its pseudo-Huber loss has W1 0.067 with c = 0.3 and 0.059 with
-c = 1 (the squared distance's: 0.059), hence ``huber_c = 1``: a smaller c makes the
-fixed point more like a conditional median, and here moves it away from f*. Note that on the uniform grid (grid_rho = 1) all steps of one stage have the same
-dt, so the 1/dt weighting only rescales the loss between stages, which Adam largely
-undoes; it matters on a non-uniform grid (grid_rho != 1), as on iCT's Karras grid.
+limited by both: without an EMA target it ends worse, or diverges, when its curriculum
+goes beyond N = 256 here, and at N = 256 the fixed point of its pseudo-Huber loss has W1
+0.067 with c = 0.3 and 0.059 with c = 1 (the squared distance's: 0.059), hence
+``huber_c = 1``: a smaller c makes the fixed point more like a conditional median, and
+here moves it away from f*. Note that on the uniform grid (grid_rho = 1) all steps of one
+stage have the same dt, so the 1/dt weighting only rescales the loss between stages,
+which Adam largely undoes; it matters on a non-uniform grid (grid_rho != 1), as on iCT's
+Karras grid.
 """
 
 from __future__ import annotations
@@ -75,13 +77,13 @@ _CHOICES = {
 # cd keeps the float64 network and iid batches it was tuned with (and that
 # figures/reference_model.npz was trained with): it meets its target without them.
 _FLOAT32 = MLPConfig(dtype="float32")
-_WARMUP_FRACTION = 0.05  # ict warms up for 5% of its steps (2,000 of 40,000), however many it takes
 _METHOD_DEFAULTS = {
     "ct": dict(steps=40_000, lr=5e-3, warmup=500, ema=0.9, distance="squared", weighting="uniform",
                time_distribution="uniform", n_min=10, n_max=5120, sampling="qmc", mlp=_FLOAT32),
     "cd": dict(steps=20_000, lr=5e-3, warmup=500, ema=0.9, distance="squared", weighting="uniform",
                time_distribution="uniform", n_min=10, n_max=1280, sampling="iid", mlp=MLPConfig()),
-    "ict": dict(steps=40_000, lr=1e-3, warmup=_WARMUP_FRACTION, ema=0.0, distance="pseudo_huber", weighting="inverse_dt",
+    # a float warmup is a fraction of the steps: ict warms up for 5% (2,000 of 40,000)
+    "ict": dict(steps=40_000, lr=1e-3, warmup=0.05, ema=0.0, distance="pseudo_huber", weighting="inverse_dt",
                 time_distribution="lognormal", n_min=16, n_max=256, sampling="qmc", mlp=_FLOAT32),
 }
 
@@ -126,7 +128,7 @@ class TrainConfig:
             raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
         defaults = _METHOD_DEFAULTS[self.method]
         for key, value in defaults.items():
-            if getattr(self, key) is None and value is not _WARMUP_FRACTION:
+            if getattr(self, key) is None and key != "warmup":  # warmup may depend on steps
                 object.__setattr__(self, key, value)
         for key, allowed in _CHOICES.items():
             if getattr(self, key) not in allowed:
@@ -135,8 +137,9 @@ class TrainConfig:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{key} must be a positive integer, got {value!r}")
-        if self.warmup is None:  # a fraction of the steps, now that they are known to be valid
-            object.__setattr__(self, "warmup", int(defaults["warmup"] * self.steps))
+        if self.warmup is None:  # now that steps is known to be valid
+            warmup = defaults["warmup"]
+            object.__setattr__(self, "warmup", warmup if isinstance(warmup, int) else int(warmup * self.steps))
         for key in ("warmup", "eval_every", "seed"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
