@@ -63,9 +63,9 @@ def _pseudo_huber_argmin(y, w, c, start, iterations=60):
 def fixed_point(target, t, grid, nodes=24, huber_c=None):
     """The CT fixed point f_N(t_N, x) on a grid of x, for the time grid t (linear schedule).
 
-    t: [N + 1] increasing from 0 (to 1 for the 1-step sampler); grid: [G] points x (f_N is interpolated linearly
-    between them and held constant beyond them); huber_c: None for the squared distance,
-    else the pseudo-Huber constant c_H. returns [G]
+    t: [N + 1] increasing from 0 (to 1 for the 1-step sampler); grid: [G] points x (f_N is
+    interpolated linearly between them and held constant beyond them); huber_c: None for
+    the squared distance, else the pseudo-Huber constant c_H. returns [G]
     """
     means, stds, weights = (np.asarray(a, dtype=float)[:, None] for a in (target.means, target.stds, target.weights))
     gh_x, gh_w = np.polynomial.hermite_e.hermegauss(nodes)

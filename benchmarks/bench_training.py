@@ -86,6 +86,11 @@ def run(interp, config):
     return dict(steps=history["steps_done"], seconds=seconds, w1=w1, w1_2=w1_2, w1_2b=w1_2b, fme=fme)
 
 
+def default_config(method, steps=None, **settings):
+    """The method's default TrainConfig, with ``steps`` steps if given (the --quick runs)."""
+    return TrainConfig(method=method, **settings, **({} if steps is None else {"steps": steps}))
+
+
 def steps_per_second(interp, method, probe_steps):
     """Steps per second of a method's training loop, without its start-up and final evaluation:
     the difference of a run of probe_steps and one of probe_steps // 5."""
@@ -108,7 +113,7 @@ def defaults_table(interp, name, steps=None, targets=True):
     print_row(*header, *(["target (1-step)"] if targets else []))
     print_row(*["---"] * (len(header) + targets))
     for method in ("ct", "cd", "ict"):
-        config = TrainConfig(method=method) if steps is None else TrainConfig(method=method, steps=steps)
+        config = default_config(method, steps)
         r = run(interp, config)
         target = [f"<= {TARGETS[method]} ({'met' if r['w1'] <= TARGETS[method] else 'MISSED'})"] if targets else []
         print_row(method, r["steps"], f"{r['seconds']:.0f}", f"{r['w1']:.4f}", f"{r['w1_2']:.4f}",
@@ -122,8 +127,7 @@ def seeds_table(interp, seeds, steps=None):
     print_row(*["---"] * 7)
     for method in ("ct", "cd", "ict"):
         for seed in seeds:
-            overrides = {} if steps is None else {"steps": steps}
-            r = run(interp, TrainConfig(method=method, seed=seed, **overrides))
+            r = run(interp, default_config(method, steps, seed=seed))
             print_row(method, seed, r["steps"], f"{r['seconds']:.0f}", f"{r['w1']:.4f}", f"{r['w1_2']:.4f}",
                       f"{r['w1_2b']:.4f}")
 
@@ -190,7 +194,7 @@ def baseline_table(interps, steps=None):
     print_row("mixture", "steps", "wall (s)", "1-step W1", "2-step W1 (1, 0.5)", "2-step W1 (1, 0.3)", "flow-map error")
     print_row(*["---"] * 7)
     for name, interp in interps:
-        config = TrainConfig(method="ct") if steps is None else TrainConfig(method="ct", steps=steps)
+        config = default_config("ct", steps)
         model, seconds = regression_baseline(interp, config)
         w1, w1_2, w1_2b, fme = score(model, interp)
         print_row(name, config.steps, f"{seconds:.0f}", f"{w1:.4f}", f"{w1_2:.4f}", f"{w1_2b:.4f}", f"{fme:.4f}")
