@@ -3,7 +3,7 @@
 Only an exact 1-D explorer can draw these: the learned f_theta next to the exact
 f*(t, x) = F_0^{-1}(F_t(x)) and their difference over the whole (t, x) plane; few-step
 samples over the exact target density with their exact W1; the induction error of
-consistency training against dt. Each function takes the model (and its training
+consistency training against dt; the fixed points that consistency training converges to. Each function takes the model (and its training
 history) as arguments: drawing never trains. The model they are drawn with for the
 documentation comes from :func:`reference_model`, a seeded training run whose result
 is cached next to the figures and rebuilt when missing or stale.
@@ -22,13 +22,13 @@ import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from .metrics import induction_error, wasserstein1
+from .metrics import ct_fixed_point, induction_error, wasserstein1
 from .plotting import styled
 from .sampling import sample
 
 __all__ = [
     "flow_map_learned_figure", "few_step_samples_figure", "induction_error_figure",
-    "training_curve_figure", "compact_history", "reference_model", "REFERENCE_TRAINING",
+    "ct_fixed_point_figure", "training_curve_figure", "compact_history", "reference_model", "REFERENCE_TRAINING",
 ]
 
 # The seeded run the documentation's learned-model figures show (cmtoy.TrainConfig fields).
@@ -117,6 +117,40 @@ def induction_error_figure(interp, path=None, *, t=0.5, dts=None, n=256, seed=0)
     ax.set(xlabel=r"$\Delta t$", ylabel=f"error of the target at $t = {t:g}$")
     ax.grid(which="major")
     ax.legend(fontsize=11, frameon=False)
+    return _finish(figure, path)
+
+
+@styled
+def ct_fixed_point_figure(interp, path=None, *, ns=(16, 64, 256, 1024), model=None, x_lim=(0.3, 1.4),
+                          n_x=5001, n=100_000, seed=0):
+    """Where consistency training can get to: f_N(1, .) for a few grid sizes N, and f*(1, .).
+
+    f_N is the exact fixed point of CT on the uniform grid of N steps
+    (``cmtoy.metrics.ct_fixed_point``, squared distance): what a perfect optimiser of the
+    CT loss would learn. Each legend entry has its exact 1-step W1 (n noise samples). With
+    ``model``, its f_theta(1, .) is drawn too, to see how far training is from its floor.
+    The default x_lim zooms on the seed mixture's jump between its modes.
+
+    ns: grid sizes N >= 1; n_x: points on [-5, 5] at which f_N is computed (spacing 0.002 by
+    default: see ``ct_fixed_point`` on its accuracy).
+    """
+    ns = np.asarray(ns)
+    if ns.ndim != 1 or ns.size == 0 or ns.dtype.kind not in "iu" or np.any(ns < 1):
+        raise ValueError(f"ns must be a non-empty list of integers >= 1, got {ns.tolist()}")
+    x = np.linspace(-5.0, 5.0, n_x)  # covers x_1 ~ N(0, 1) beyond any sample of n <= 10^6
+    noise = np.random.default_rng(seed).standard_normal(n)
+    figure = Figure(figsize=(7.0, 4.0))
+    ax = figure.subplots(gridspec_kw=dict(left=0.1, right=0.97, bottom=0.15, top=0.97))
+    ax.plot(x, interp.consistency_function(1.0, x), color="black", linewidth=2.0, label="exact $f^*(1, x)$")
+    for n_steps, color in zip(ns, _t_colors(ns.size)):
+        f_n = ct_fixed_point(interp, np.linspace(0.0, 1.0, int(n_steps) + 1), x)
+        w1 = wasserstein1(np.interp(noise, x, f_n), interp.target)
+        ax.plot(x, f_n, color=color, label=f"CT fixed point, $N = {n_steps}$: $W_1 = {w1:.3f}$")
+    if model is not None:
+        w1 = wasserstein1(model(np.ones_like(noise), noise), interp.target)
+        ax.plot(x, model(np.ones_like(x), x), "--", color="#ff4500", label=rf"$f_\theta(1, x)$: $W_1 = {w1:.3f}$")
+    ax.set(xlim=x_lim, xlabel="$x_1$", ylabel="$f(1, x_1)$")
+    ax.legend(fontsize=10, frameon=False, loc="lower right")
     return _finish(figure, path)
 
 

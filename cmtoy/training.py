@@ -22,7 +22,7 @@ what was measured, and which of iCT's changes help on this toy, is in the README
 
 What limits ct there is the optimisation, not the discretisation: with an exact
 minimiser, CT on a uniform grid of N steps converges to a fixed point whose 1-step W1 is
-about 0.93 / sqrt(N) (0.037 at N = 640, 0.019 at N = 2560; benchmarks/bench_ct_fixed_point.py),
+about 0.93 / sqrt(N) (0.037 at N = 640, 0.019 at N = 2560; ``cmtoy.metrics.ct_fixed_point``),
 far below the ~0.06 that 25,000 float64 steps of ct reach. So ct and ict default to a
 float32 network (about twice the steps per second) and quasi-Monte Carlo batches
 (``sampling="qmc"``, less variance per step); cd keeps float64 and iid batches. ict is

@@ -58,6 +58,20 @@ def test_induction_error_figure_shows_slopes_two_and_one(interp):
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
 
 
+def test_ct_fixed_point_figure_draws_fixed_points_closing_in_on_f_star(interp):
+    ax = learned_figures.ct_fixed_point_figure(interp, ns=(4, 16, 64), model=ShiftedExact(interp, 0.5),
+                                               n_x=2001, n=20_000).axes[0]
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert labels[0].startswith("exact") and len(labels) == 5
+    w1 = [float(label.split("= ")[-1].rstrip("$")) for label in labels[1:]]
+    assert w1[0] > w1[1] > w1[2]  # the fixed point's floor falls as N grows
+    assert w1[3] == pytest.approx(0.5, abs=0.03)  # the model: f* shifted by 0.5
+    exact, *fixed, model = (line.get_ydata() for line in ax.lines)
+    np.testing.assert_allclose(model, exact + 0.5)
+    with pytest.raises(ValueError, match="ns must"):
+        learned_figures.ct_fixed_point_figure(interp, ns=(0, 16))
+
+
 def test_training_curve_uses_block_means_of_the_loss():
     history = {"loss": np.arange(1.0, 401.0), "evals": [
         {"step": 200, "seconds": 3.0, "w1_1step": 0.2, "w1_2step": 0.1, "flow_map_error": 0.3},
