@@ -149,7 +149,9 @@ def ct_fixed_point_figure(interp, path=None, *, ns=(16, 64, 256, 1024), model=No
     if model is not None:
         w1 = wasserstein1(model(np.ones_like(noise), noise), interp.target)
         ax.plot(x, model(np.ones_like(x), x), "--", color="#ff4500", label=rf"$f_\theta(1, x)$: $W_1 = {w1:.3f}$")
-    ax.set(xlim=x_lim, xlabel="$x_1$", ylabel="$f(1, x_1)$")
+    zoom = interp.consistency_function(1.0, np.linspace(*x_lim, 201))
+    pad = 0.25 * (zoom.max() - zoom.min())
+    ax.set(xlim=x_lim, ylim=(zoom.min() - 2 * pad, zoom.max() + pad), xlabel="$x_1$", ylabel="$f(1, x_1)$")
     ax.legend(fontsize=10, frameon=False, loc="lower right")
     return _finish(figure, path)
 
