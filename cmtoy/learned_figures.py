@@ -3,8 +3,9 @@
 Only an exact 1-D explorer can draw these: the learned f_theta next to the exact
 f*(t, x) = F_0^{-1}(F_t(x)) and their difference over the whole (t, x) plane; few-step
 samples over the exact target density with their exact W1; the induction error of
-consistency training against dt; the fixed points that consistency training converges to. Each function takes the model (and its training
-history) as arguments: drawing never trains. The model they are drawn with for the
+consistency training against dt; the fixed points that consistency training converges
+to. Each function takes the model (and its training history) as arguments: drawing
+never trains. The model they are drawn with for the
 documentation comes from :func:`reference_model`, a seeded training run whose result
 is cached next to the figures and rebuilt when missing or stale.
 
@@ -27,8 +28,8 @@ from .plotting import styled
 from .sampling import sample
 
 __all__ = [
-    "flow_map_learned_figure", "few_step_samples_figure", "induction_error_figure",
-    "ct_fixed_point_figure", "training_curve_figure", "compact_history", "reference_model", "REFERENCE_TRAINING",
+    "flow_map_learned_figure", "few_step_samples_figure", "induction_error_figure", "ct_fixed_point_figure",
+    "training_curve_figure", "compact_history", "reference_model", "REFERENCE_TRAINING",
 ]
 
 # The seeded run the documentation's learned-model figures show (cmtoy.TrainConfig fields).
