@@ -5,9 +5,9 @@ f*(t, x) = F_0^{-1}(F_t(x)) and their difference over the whole (t, x) plane; fe
 samples over the exact target density with their exact W1; the induction error of
 consistency training against dt; the fixed points that consistency training converges
 to. Each function takes the model (and its training history) as arguments: drawing
-never trains. The model they are drawn with for the
-documentation comes from :func:`reference_model`, a seeded training run whose result
-is cached next to the figures and rebuilt when missing or stale.
+never trains. The model they are drawn with for the documentation comes from
+:func:`reference_model`, a seeded training run whose result is cached next to the
+figures and rebuilt when missing or stale.
 
 ``model`` is a :class:`cmtoy.consistency.ConsistencyModel`, or anything with
 ``model(t, x) -> [*batch]`` and a ``schedule`` attribute.
