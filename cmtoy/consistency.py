@@ -31,7 +31,9 @@ from . import mlp
 from .checkpoint import load_params, save_params
 from .schedules import make_schedule
 
-__all__ = ["ConsistencyModel", "scalings", "distance", "consistency_loss", "load_model"]
+__all__ = ["ConsistencyModel", "scalings", "distance", "DISTANCES", "consistency_loss", "load_model"]
+
+DISTANCES = ("squared", "pseudo_huber")  # the kinds that :func:`distance` knows
 
 FORMAT_VERSION = 1
 _CHUNK = 16_384  # evaluate large batches in chunks to bound the activation memory
@@ -176,7 +178,7 @@ def distance(diff, kind, huber_c=1e-3):
     if kind == "pseudo_huber":
         root = np.sqrt(diff * diff + huber_c * huber_c)
         return root - huber_c, diff / root
-    raise ValueError(f"unknown distance {kind!r}; choose 'squared' or 'pseudo_huber'")
+    raise ValueError(f"unknown distance {kind!r}; choose one of {DISTANCES}")
 
 
 def consistency_loss(model, params, target_params, t_early, x_early, t_late, x_late, weight,

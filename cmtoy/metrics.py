@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from .consistency import DISTANCES
 from .interpolant import Interpolant, check_times
 from .targets import GaussianMixture, _check_count, _check_rng
 
@@ -261,8 +262,8 @@ def ct_fixed_point(interp, ts, x, distance="squared", huber_c=1.0, n_nodes=24):
     x = np.asarray(x, dtype=float)
     if x.ndim != 1 or x.size < 2 or not np.all(np.isfinite(x)) or np.any(np.diff(x) <= 0):
         raise ValueError(f"x must be a 1-D array of at least 2 increasing finite points, got shape {x.shape}")
-    if distance not in ("squared", "pseudo_huber"):
-        raise ValueError(f"distance must be 'squared' or 'pseudo_huber', got {distance!r}")
+    if distance not in DISTANCES:
+        raise ValueError(f"distance must be one of {DISTANCES}, got {distance!r}")
     if isinstance(huber_c, bool) or not isinstance(huber_c, (int, float)) or not (0 < huber_c < np.inf):
         raise ValueError(f"huber_c must be a finite number > 0, got {huber_c!r}")
     if isinstance(n_nodes, bool) or not isinstance(n_nodes, (int, np.integer)) or n_nodes < 1:

@@ -49,7 +49,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from . import optim
-from .consistency import ConsistencyModel, consistency_loss
+from .consistency import DISTANCES, ConsistencyModel, consistency_loss
 from .interpolant import Interpolant
 from .metrics import flow_map_error, wasserstein1
 from .mlp import MLPConfig
@@ -59,7 +59,7 @@ __all__ = ["TrainConfig", "train", "METHODS"]
 
 METHODS = ("ct", "cd", "ict")
 _CHOICES = {
-    "distance": ("squared", "pseudo_huber"),
+    "distance": DISTANCES,
     "weighting": ("uniform", "inverse_dt"),
     "time_distribution": ("uniform", "lognormal"),
     "curriculum": ("doubling", "sqrt", "constant"),
