@@ -23,6 +23,7 @@ Run from the repository root:
     python benchmarks/bench_training.py                  # everything (~20 min on an idle 2-core machine)
     python benchmarks/bench_training.py --parts defaults budgets
     python benchmarks/bench_training.py --parts seeds --seeds 1 2
+    python benchmarks/bench_training.py --parts defaults hard --methods cd
     python benchmarks/bench_training.py --quick          # short smoke run of every part
 
 Timings depend on the load of the machine; the machine and its load are printed.
@@ -48,7 +49,7 @@ from cmtoy.metrics import flow_map_error, wasserstein1  # noqa: E402
 from cmtoy.sampling import sample  # noqa: E402
 from cmtoy import optim  # noqa: E402
 from cmtoy.consistency import ConsistencyModel  # noqa: E402
-from cmtoy.training import TrainConfig, learning_rates, train  # noqa: E402
+from cmtoy.training import METHODS, TrainConfig, learning_rates, train  # noqa: E402
 
 TARGETS = {"cd": 0.03, "ct": 0.05, "ict": 0.08}
 HARD = cmtoy.GaussianMixture(means=[-2.0, 0.3, 3.0], stds=[0.2, 0.05, 0.7], weights=[0.5, 0.2, 0.3])
@@ -106,13 +107,13 @@ def print_row(*cells):
     print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
 
 
-def defaults_table(interp, name, steps=None, targets=True):
+def defaults_table(interp, name, steps=None, targets=True, methods=METHODS):
     """One row per method with its default TrainConfig; the targets hold for the seed mixture only."""
     print(f"\n### {name}: each method with its default TrainConfig\n")
     header = ["method", "steps", "wall (s)", "1-step W1", "2-step W1 (1, 0.5)", "2-step W1 (1, 0.3)", "flow-map error"]
     print_row(*header, *(["target (1-step)"] if targets else []))
     print_row(*["---"] * (len(header) + targets))
-    for method in ("ct", "cd", "ict"):
+    for method in methods:
         config = default_config(method, steps)
         r = run(interp, config)
         target = [f"<= {TARGETS[method]} ({'met' if r['w1'] <= TARGETS[method] else 'MISSED'})"] if targets else []
@@ -120,23 +121,23 @@ def defaults_table(interp, name, steps=None, targets=True):
                   f"{r['w1_2b']:.4f}", f"{r['fme']:.4f}", *target)
 
 
-def seeds_table(interp, seeds, steps=None):
+def seeds_table(interp, seeds, steps=None, methods=METHODS):
     """The default run of each method with other seeds (weights, data and noise all change)."""
     print(f"\n### Seed mixture: each method's default TrainConfig with seeds {list(seeds)}\n")
     print_row("method", "seed", "steps", "wall (s)", "1-step W1", "2-step W1 (1, 0.5)", "2-step W1 (1, 0.3)")
     print_row(*["---"] * 7)
-    for method in ("ct", "cd", "ict"):
+    for method in methods:
         for seed in seeds:
             r = run(interp, default_config(method, steps, seed=seed))
             print_row(method, seed, r["steps"], f"{r['seconds']:.0f}", f"{r['w1']:.4f}", f"{r['w1_2']:.4f}",
                       f"{r['w1_2b']:.4f}")
 
 
-def budgets_table(interp, budgets, probe_steps):
+def budgets_table(interp, budgets, probe_steps, methods=METHODS):
     print("\n### W1 after a wall-time budget (steps calibrated by a probe run)\n")
     print_row("method", *[f"{b:g} s: steps / 1-step / best 2-step" for b in budgets])
     print_row(*["---"] * (1 + len(budgets)))
-    for method in ("ct", "cd", "ict"):
+    for method in methods:
         rate = steps_per_second(interp, method, probe_steps)
         cells = []
         for budget in budgets:
@@ -205,6 +206,8 @@ def main(argv=None):
     parser.add_argument("--parts", nargs="+", default=["defaults", "budgets", "ablation", "hard"],
                         choices=["defaults", "budgets", "ablation", "hard", "seeds", "baseline"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2], help="seeds of the 'seeds' part")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS,
+                        help="methods of the defaults, budgets, seeds and hard tables (the ablations need ct and ict)")
     parser.add_argument("--budgets", type=float, nargs="+", default=[5.0, 15.0, 60.0])
     parser.add_argument("--ablation-steps", type=int, default=10_000)
     parser.add_argument("--ablation-seeds", type=int, nargs="+", default=[0, 1])
@@ -218,19 +221,23 @@ def main(argv=None):
     print(f"Rerun: python benchmarks/bench_training.py --parts {' '.join(args.parts)} "
           f"--ablation-steps {args.ablation_steps} --ablation-seeds {' '.join(map(str, args.ablation_seeds))}"
           + (f" --seeds {' '.join(map(str, args.seeds))}" if "seeds" in args.parts else "")
+          + (f" --methods {' '.join(args.methods)}" if list(args.methods) != list(METHODS) else "")
           + (" --quick" if args.quick else ""))
     if "defaults" in args.parts:
-        defaults_table(seed_interp, "Seed mixture (means -1, 2; stds 0.1; weights 0.8, 0.2), linear schedule", steps)
+        defaults_table(seed_interp, "Seed mixture (means -1, 2; stds 0.1; weights 0.8, 0.2), linear schedule", steps,
+                       methods=args.methods)
     if "budgets" in args.parts:
-        budgets_table(seed_interp, budgets, 100 if args.quick else 500)
+        budgets_table(seed_interp, budgets, 100 if args.quick else 500, args.methods)
     if "seeds" in args.parts:
-        seeds_table(seed_interp, args.seeds, steps)
-    if "ablation" in args.parts:
+        seeds_table(seed_interp, args.seeds, steps, args.methods)
+    ablations = {"ct", "ict"} <= set(args.methods)
+    if "ablation" in args.parts and ablations:
         ablation_table(seed_interp, "Seed mixture", ablation_steps, args.ablation_seeds)
     if "hard" in args.parts:
         label = "Three unequal components (means -2, 0.3, 3; stds 0.2, 0.05, 0.7; weights 0.5, 0.2, 0.3)"
-        defaults_table(hard_interp, label, steps, targets=False)
-        ablation_table(hard_interp, "Three unequal components", ablation_steps, args.ablation_seeds)
+        defaults_table(hard_interp, label, steps, targets=False, methods=args.methods)
+        if ablations:
+            ablation_table(hard_interp, "Three unequal components", ablation_steps, args.ablation_seeds)
     if "baseline" in args.parts:
         baseline_table([("seed", seed_interp), ("three unequal components", hard_interp)], steps)
 
