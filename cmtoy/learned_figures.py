@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 # The seeded run the documentation's learned-model figures show (cmtoy.TrainConfig fields).
-REFERENCE_TRAINING = dict(method="cd", steps=20_000, seed=0, eval_every=1_000)
+REFERENCE_TRAINING = dict(method="cd", steps=16_000, seed=0, eval_every=1_000)
 STEP_TIMES = {1: (1.0,), 2: (1.0, 0.5), 4: (1.0, 0.75, 0.5, 0.25)}  # few-step sampling times
 CURVE_TIMES = (0.1, 0.4, 0.7, 1.0)  # times of the f_theta vs f* curves
 

@@ -7,9 +7,9 @@ f_target(t_n, x_{t_n})) (:func:`cmtoy.consistency.consistency_loss`):
 - "ct": Song et al. 2023 (arXiv 2303.01469), Alg. 3, consistency training in isolation:
   x_{t_n} and x_{t_{n+1}} lie on one line x_0 -> x_1 (the same x_0, x_1), the target is an
   EMA of the online network, and the number of steps N(k) grows during training.
-- "cd": ibid., Alg. 2, consistency distillation: x_{t_n} is one Euler (or Heun) step of
+- "cd": ibid., Alg. 2, consistency distillation: x_{t_n} is one Heun (or Euler) step of
   the probability-flow ODE from x_{t_{n+1}} with the *exact* velocity
-  ``Interpolant.velocity`` as the teacher.
+  ``Interpolant.velocity`` as the teacher (:func:`teacher_step`).
 - "ict": Song & Dhariwal 2023 (arXiv 2310.14189): as "ct" but with no EMA target
   (Sec. 3.2), the pseudo-Huber distance (Sec. 3.3), weighting lambda_n = 1 / (t_{n+1} - t_n)
   (Sec. 3.5), the doubling curriculum N(k) = min(s_0 2^floor(k / K'), s_1) (Sec. 3.4) and a
@@ -74,14 +74,18 @@ _CHOICES = {
 # ict's pseudo-Huber c = 1 (see the module doc), a smaller learning rate (1e-3) with a
 # longer warm-up and a curriculum that starts at N = 16 take it to 0.073-0.086 (seeds 0-4):
 # without an EMA target, steps that are too large drift, and N = 2..8 teach little.
-# cd keeps the float64 network and iid batches it was tuned with (and that
-# figures/reference_model.npz was trained with): it meets its target without them.
+# cd keeps the float64 network and iid batches it was tuned with: it meets its target
+# without them. Its teacher is one Heun step: N Heun steps from t = 1 are within the
+# sampling floor of the exact flow map from N = 40 on, where N Euler steps need N ~ 1280
+# (benchmarks/bench_cd_teacher.py), so cd's curriculum stops at N = 80, and every pair
+# then spans 16x the time of a pair at N = 1280: fewer hops carry f(0, x) = x up to t = 1.
+# That takes cd from 0.025 (Euler, N -> 1280, 20,000 steps) to ~0.015 in 16,000 steps.
 _FLOAT32 = MLPConfig(dtype="float32")
 _METHOD_DEFAULTS = {
     "ct": dict(steps=40_000, lr=5e-3, warmup=500, ema=0.9, distance="squared", weighting="uniform",
                time_distribution="uniform", n_min=10, n_max=5120, sampling="qmc", mlp=_FLOAT32),
-    "cd": dict(steps=20_000, lr=5e-3, warmup=500, ema=0.9, distance="squared", weighting="uniform",
-               time_distribution="uniform", n_min=10, n_max=1280, sampling="iid", mlp=MLPConfig()),
+    "cd": dict(steps=16_000, lr=5e-3, warmup=500, ema=0.9, distance="squared", weighting="uniform",
+               time_distribution="uniform", n_min=10, n_max=80, sampling="iid", mlp=MLPConfig()),
     # a float warmup is a fraction of the steps: ict warms up for 5% (2,000 of 40,000)
     "ict": dict(steps=40_000, lr=1e-3, warmup=0.05, ema=0.0, distance="pseudo_huber", weighting="inverse_dt",
                 time_distribution="lognormal", n_min=16, n_max=256, sampling="qmc", mlp=_FLOAT32),
@@ -97,7 +101,7 @@ class TrainConfig:
     """
 
     method: str = "ct"  # "ct", "cd" or "ict"
-    steps: int | None = None  # optimiser steps K (ct, ict: 40,000 float32; cd: 20,000 float64: < 60 s on 2 idle cores)
+    steps: int | None = None  # optimiser steps K (ct, ict: 40,000 float32; cd: 16,000 float64: < 60 s on 2 idle cores)
     batch: int = 256  # pairs per step
     seed: int = 0  # seeds the weights, the data and the noise: same seed, same model
     lr: float | None = None  # peak Adam learning rate (ct, cd: 5e-3; ict: 1e-3)
@@ -114,9 +118,9 @@ class TrainConfig:
     sampling: str | None = None  # random inputs of a batch: "iid" (cd) or "qmc" (ct, ict; see BatchSampler)
     curriculum: str = "doubling"  # N(k): "doubling" (iCT), "sqrt" (Song et al. 2023), "constant"
     n_min: int | None = None  # N at the start of training, s_0 (ct, cd: 10; ict: 16)
-    n_max: int | None = None  # N at the end of training, s_1 (ct: 5120; cd: 1280; ict: 256)
+    n_max: int | None = None  # N at the end of training, s_1 (ct: 5120; cd: 80; ict: 256)
     grid_rho: float = 1.0  # grid t_i = (i / N)^rho; rho > 1 puts more steps near t = 0
-    solver: str = "euler"  # teacher step of "cd": "euler" or "heun"
+    solver: str = "heun"  # teacher step of "cd": "heun" or "euler" (see teacher_step)
     mlp: MLPConfig | None = None  # the network F_theta (ct, ict: float32 MLPConfig; cd: MLPConfig())
     eval_every: int = 0  # steps between metric evaluations in the history; 0 = only at the end
     eval_samples: int = 20_000  # samples for each W1 in the history
@@ -260,12 +264,28 @@ def make_pairs(config, interp, rng, t_early, t_late, x_0=None, x_1=None):
     x_late = alpha(t_late) * x_0 + sigma(t_late) * x_1  # seed eq. 2
     if config.method != "cd":  # isolation: the same x_0, x_1 at the earlier time
         return alpha(t_early) * x_0 + sigma(t_early) * x_1, x_late
-    dt = t_late - t_early  # distillation: one ODE step back with the exact velocity
-    v_late = interp.velocity(t_late, x_late)
-    x_euler = x_late - dt * v_late
-    if config.solver == "euler":
-        return x_euler, x_late
-    return x_late - 0.5 * dt * (v_late + interp.velocity(t_early, x_euler)), x_late  # Heun
+    return teacher_step(interp, config.solver, t_late, t_early, x_late), x_late  # distillation
+
+
+def teacher_step(interp, solver, t_from, t_to, x):
+    """One step of the probability-flow ODE from t_from back to t_to with the exact velocity.
+
+    "euler": x - dt v(t_from, x); "heun": the trapezoidal correction of that step (Karras et
+    al. 2022, Alg. 1), x - dt (v(t_from, x) + v(t_to, x_euler)) / 2, with dt = t_from - t_to.
+    Euler's error per step is O(dt^2), Heun's O(dt^3); N steps of either from t = 1 are the
+    function that consistency distillation with that teacher converges to on an N-step grid
+    (benchmarks/bench_cd_teacher.py).
+
+    t_from, t_to, x: [B] (broadcastable) -> [B]
+    """
+    if solver not in _CHOICES["solver"]:
+        raise ValueError(f"unknown solver {solver!r}; choose one of {_CHOICES['solver']}")
+    dt = t_from - t_to
+    v_from = interp.velocity(t_from, x)
+    x_euler = x - dt * v_from
+    if solver == "euler":
+        return x_euler
+    return x - 0.5 * dt * (v_from + interp.velocity(t_to, x_euler))
 
 
 # -- the training loop -----------------------------------------------------------------

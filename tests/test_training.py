@@ -12,7 +12,7 @@ from cmtoy.metrics import wasserstein1
 from cmtoy.mlp import MLPConfig
 from cmtoy.sampling import sample
 from cmtoy.train_cli import add_train_arguments, train_command
-from cmtoy.training import BatchSampler, TrainConfig, n_steps, time_grid, train
+from cmtoy.training import BatchSampler, TrainConfig, n_steps, teacher_step, time_grid, train
 
 INTERP = Interpolant(cmtoy.SEED_MIXTURE)
 QUICK = dict(steps=600, batch=128, n_min=4, n_max=64, warmup=50, progress=False, eval_samples=4000,
@@ -42,8 +42,8 @@ def test_unset_settings_take_the_method_defaults_and_explicit_ones_win():
     ct = TrainConfig(method="ct")
     assert ct.ema > 0 and ct.distance == "squared"
     assert (ct.sampling, ct.mlp.dtype, ict.sampling, ict.mlp.dtype) == ("qmc", "float32", "qmc", "float32")
-    cd = TrainConfig(method="cd")  # figures/reference_model.npz was trained with these
-    assert (cd.sampling, cd.mlp, cd.steps) == ("iid", MLPConfig(), 20_000)
+    cd = TrainConfig(method="cd")
+    assert (cd.sampling, cd.mlp, cd.steps, cd.solver, cd.n_max) == ("iid", MLPConfig(), 16_000, "heun", 80)
     assert TrainConfig(method="ct", mlp=MLPConfig(width=8), sampling="iid").mlp == MLPConfig(width=8)
     assert TrainConfig(method="ict", ema=0.9, distance="squared").ema == 0.9
     # ict warms up for 5% of however many steps it takes; ct and cd for 500 steps
@@ -92,6 +92,21 @@ def test_iid_batches_draw_from_the_rng_in_the_documented_order():
     rng = np.random.default_rng(4)
     assert np.array_equal(n, rng.choice(3, size=8, p=p))
     assert np.array_equal(x_0, INTERP.target.sample(rng, 8)) and np.array_equal(x_1, rng.standard_normal(8))
+
+
+@pytest.mark.parametrize(("solver", "order"), [("euler", 2), ("heun", 3)])
+def test_teacher_step_has_the_local_error_order_of_its_solver(solver, order):
+    # against the exact flow map (itself checked against solve_ivp in test_interpolant):
+    # halving dt divides the error of one step by 2^order
+    x = np.linspace(-2.5, 3.5, 13)
+    errors = []
+    for dt in (0.02, 0.01, 0.005):
+        step = teacher_step(INTERP, solver, 0.6, 0.6 - dt, x)
+        errors.append(np.max(np.abs(step - INTERP.flow_map(x, 0.6, 0.6 - dt))))
+    ratios = np.array(errors[:-1]) / np.array(errors[1:])
+    assert np.all(np.abs(np.log2(ratios) - order) < 0.3), (solver, errors)
+    with pytest.raises(ValueError, match="rk4"):
+        teacher_step(INTERP, "rk4", 0.6, 0.5, x)
 
 
 @pytest.mark.parametrize("method", ["ct", "cd", "ict"])
