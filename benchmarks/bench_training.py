@@ -231,6 +231,8 @@ def main(argv=None):
     if "seeds" in args.parts:
         seeds_table(seed_interp, args.seeds, steps, args.methods)
     ablations = {"ct", "ict"} <= set(args.methods)
+    if not ablations and {"ablation", "hard"} & set(args.parts):
+        print("\n(the ablations compare ct and ict: skipped, as --methods leaves one of them out)")
     if "ablation" in args.parts and ablations:
         ablation_table(seed_interp, "Seed mixture", ablation_steps, args.ablation_seeds)
     if "hard" in args.parts:
