@@ -30,11 +30,8 @@ import numpy as np
 from scipy import special
 
 from .schedules import Schedule, make_schedule
-from .targets import (
-    GaussianMixture,
+from .mixture_kernels import (
     _as_real_array,
-    _check_count,
-    _check_rng,
     anchored_cdf,
     anchored_quantile,
     component_logpdf,
@@ -43,6 +40,7 @@ from .targets import (
     mixture_quantile,
     nearer_tail,
 )
+from .targets import GaussianMixture, _check_count, _check_rng
 
 __all__ = ["Interpolant"]
 

@@ -122,7 +122,7 @@ def test_quantile_table_cells_marked_exact_are_exact_everywhere_inside(mix):
     must match the quantile that the Newton solver certifies (and that the forward CDF confirms)."""
     from scipy import special
 
-    from cmtoy.targets import mixture_quantile
+    from cmtoy.mixture_kernels import mixture_quantile
 
     kappa, cells = mix._quantile_table()
     h, m = kappa[1] - kappa[0], kappa.size
