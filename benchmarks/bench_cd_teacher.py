@@ -2,7 +2,7 @@
 
 Consistency distillation (Song et al. 2023, Alg. 2) on a grid of N steps pulls
 f(t_{n+1}, x) towards f(t_n, teacher step of x); with an exact minimiser it ends at
-f_N(1, x_1) = N teacher steps from t = 1 to t = 0 (``cmtoy.training.teacher_step``, exact
+f_N(1, x_1) = N teacher steps from t = 1 to t = 0 (``cmtoy.pairs.teacher_step``, exact
 velocity). This script measures the 1-step W1 of that function on the uniform grid of the
 linear schedule, for Euler and Heun teachers, next to the exact flow map's W1 (the
 sampling floor of the same 100,000 x_1). Euler's floor falls like 1/N, Heun's like 1/N^2,
@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import cmtoy  # noqa: E402
 from cmtoy.metrics import wasserstein1  # noqa: E402
-from cmtoy.training import teacher_step  # noqa: E402
+from cmtoy.pairs import teacher_step  # noqa: E402
 
 
 def teacher_w1(interp, n, solver, x_1):

@@ -7,7 +7,8 @@ import cmtoy
 from cmtoy.consistency import ConsistencyModel, consistency_loss, distance, load_model, scalings
 from cmtoy.interpolant import Interpolant
 from cmtoy.mlp import MLPConfig
-from cmtoy.training import TrainConfig, make_pairs
+from cmtoy.pairs import make_pairs
+from cmtoy.training import TrainConfig
 
 SMALL = MLPConfig(width=8, depth=2, n_fourier=2)
 

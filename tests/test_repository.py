@@ -28,7 +28,7 @@ def test_ci_runs_the_readme_test_command():
 # DESIGN.md: math modules never import matplotlib or ipywidgets; plotting and widgets are
 # imported explicitly (cmtoy/__init__.py promises that ``import cmtoy`` loads neither).
 MATH_MODULES = ["targets", "mixture_kernels", "schedules", "interpolant", "mlp", "optim",
-                "consistency", "training", "sampling", "metrics", "checkpoint"]
+                "consistency", "pairs", "training", "sampling", "metrics", "checkpoint"]
 
 
 def test_math_modules_load_neither_matplotlib_nor_ipywidgets():

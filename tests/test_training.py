@@ -12,7 +12,8 @@ from cmtoy.metrics import wasserstein1
 from cmtoy.mlp import MLPConfig
 from cmtoy.sampling import sample
 from cmtoy.train_cli import add_train_arguments, train_command
-from cmtoy.training import BatchSampler, TrainConfig, n_steps, teacher_step, time_grid, train
+from cmtoy.pairs import BatchSampler, n_steps, teacher_step, time_grid
+from cmtoy.training import TrainConfig, train
 
 INTERP = Interpolant(cmtoy.SEED_MIXTURE)
 QUICK = dict(steps=600, batch=128, n_min=4, n_max=64, warmup=50, progress=False, eval_samples=4000,
