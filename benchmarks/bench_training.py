@@ -16,7 +16,10 @@ Prints Markdown tables for the README:
 5. ("seeds") table 1's default runs again with other seeds, to show the spread;
 6. ("baseline") what the network itself can do in the same time: the same network,
    batch, optimiser, learning-rate schedule and step count as ct's default, fitted by
-   plain regression to the exact f*(t, x_t) (which only a 1-D explorer can compute).
+   plain regression to the exact f*(t, x_t) (which only a 1-D explorer can compute);
+7. ("longer") each method's default TrainConfig with --multiples (default 1, 2, 4) times
+   its default step count, and nothing else changed (the curriculum and the cosine decay
+   stretch with it), at --seeds: does more time help?
 
 Run from the repository root:
 
@@ -24,6 +27,7 @@ Run from the repository root:
     python benchmarks/bench_training.py --parts defaults budgets
     python benchmarks/bench_training.py --parts seeds --seeds 1 2
     python benchmarks/bench_training.py --parts defaults hard --methods cd
+    python benchmarks/bench_training.py --parts longer --methods ct --seeds 0 1
     python benchmarks/bench_training.py --quick          # short smoke run of every part
 
 Timings depend on the load of the machine; the machine and its load are printed.
@@ -133,6 +137,22 @@ def seeds_table(interp, seeds, steps=None, methods=METHODS):
                       f"{r['w1_2b']:.4f}")
 
 
+def longer_table(interp, seeds, multiples, steps=None, methods=METHODS):
+    """Each method's default run stretched to a multiple of its default step count."""
+    times = ", ".join(f"{m:g}" for m in multiples)
+    print(f"\n### Seed mixture: each method's default TrainConfig with {times} x its steps, seeds {list(seeds)}\n")
+    print_row("method", "seed", "steps", "wall (s)", "1-step W1", "2-step W1 (1, 0.5)", "2-step W1 (1, 0.3)",
+              "flow-map error")
+    print_row(*["---"] * 8)
+    for method in methods:
+        base = default_config(method, steps).steps
+        for seed in seeds:
+            for multiple in multiples:
+                r = run(interp, default_config(method, int(round(multiple * base)), seed=seed))
+                print_row(method, seed, r["steps"], f"{r['seconds']:.0f}", f"{r['w1']:.4f}", f"{r['w1_2']:.4f}",
+                          f"{r['w1_2b']:.4f}", f"{r['fme']:.4f}")
+
+
 def budgets_table(interp, budgets, probe_steps, methods=METHODS):
     print("\n### W1 after a wall-time budget (steps calibrated by a probe run)\n")
     print_row("method", *[f"{b:g} s: steps / 1-step / best 2-step" for b in budgets])
@@ -204,8 +224,10 @@ def baseline_table(interps, steps=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--parts", nargs="+", default=["defaults", "budgets", "ablation", "hard"],
-                        choices=["defaults", "budgets", "ablation", "hard", "seeds", "baseline"])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2], help="seeds of the 'seeds' part")
+                        choices=["defaults", "budgets", "ablation", "hard", "seeds", "baseline", "longer"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2], help="seeds of the 'seeds' and 'longer' parts")
+    parser.add_argument("--multiples", type=float, nargs="+", default=[1.0, 2.0, 4.0],
+                        help="multiples of the default step count in the 'longer' part")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS,
                         help="methods of the defaults, budgets, seeds and hard tables (the ablations need ct and ict)")
     parser.add_argument("--budgets", type=float, nargs="+", default=[5.0, 15.0, 60.0])
@@ -220,7 +242,8 @@ def main(argv=None):
     print(f"Machine: {machine()}")
     print(f"Rerun: python benchmarks/bench_training.py --parts {' '.join(args.parts)} "
           f"--ablation-steps {args.ablation_steps} --ablation-seeds {' '.join(map(str, args.ablation_seeds))}"
-          + (f" --seeds {' '.join(map(str, args.seeds))}" if "seeds" in args.parts else "")
+          + (f" --seeds {' '.join(map(str, args.seeds))}" if {"seeds", "longer"} & set(args.parts) else "")
+          + (f" --multiples {' '.join(f'{m:g}' for m in args.multiples)}" if "longer" in args.parts else "")
           + (f" --methods {' '.join(args.methods)}" if list(args.methods) != list(METHODS) else "")
           + (" --quick" if args.quick else ""))
     if "defaults" in args.parts:
@@ -240,6 +263,8 @@ def main(argv=None):
         defaults_table(hard_interp, label, steps, targets=False, methods=args.methods)
         if ablations:
             ablation_table(hard_interp, "Three unequal components", ablation_steps, args.ablation_seeds)
+    if "longer" in args.parts:
+        longer_table(seed_interp, args.seeds, args.multiples, steps, args.methods)
     if "baseline" in args.parts:
         baseline_table([("seed", seed_interp), ("three unequal components", hard_interp)], steps)
 

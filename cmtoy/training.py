@@ -25,7 +25,11 @@ minimiser, CT on a uniform grid of N steps converges to a fixed point whose 1-st
 about 0.93 / sqrt(N) (0.037 at N = 640, 0.019 at N = 2560; ``cmtoy.metrics.ct_fixed_point``),
 far below the ~0.06 that 25,000 float64 steps of ct reach. So ct and ict default to a
 float32 network (about twice the steps per second) and quasi-Monte Carlo batches
-(``sampling="qmc"``, less variance per step); cd keeps float64 and iid batches. ict is
+(``sampling="qmc"``, less variance per step); cd keeps float64 and iid batches. More
+steps of the same ct config do not help: its EMA target (0.9) follows the online network
+so closely that, at large N, gradient noise moves f_theta along what the loss hardly
+constrains, the more the longer the run (at 4x the default steps one of two seeds drifts
+to W1 ~ 0.3; README, "--parts longer"); ict and cd keep improving. ict is
 limited by both: without an EMA target it ends worse, or diverges, when its curriculum
 goes beyond N = 256 here, and at N = 256 the fixed point of its pseudo-Huber loss has W1
 0.067 with c = 0.3 and 0.059 with c = 1 (the squared distance's: 0.059), hence
