@@ -125,22 +125,9 @@ def defaults_table(interp, name, steps=None, targets=True, methods=METHODS):
                   f"{r['w1_2b']:.4f}", f"{r['fme']:.4f}", *target)
 
 
-def seeds_table(interp, seeds, steps=None, methods=METHODS):
-    """The default run of each method with other seeds (weights, data and noise all change)."""
-    print(f"\n### Seed mixture: each method's default TrainConfig with seeds {list(seeds)}\n")
-    print_row("method", "seed", "steps", "wall (s)", "1-step W1", "2-step W1 (1, 0.5)", "2-step W1 (1, 0.3)")
-    print_row(*["---"] * 7)
-    for method in methods:
-        for seed in seeds:
-            r = run(interp, default_config(method, steps, seed=seed))
-            print_row(method, seed, r["steps"], f"{r['seconds']:.0f}", f"{r['w1']:.4f}", f"{r['w1_2']:.4f}",
-                      f"{r['w1_2b']:.4f}")
-
-
-def longer_table(interp, seeds, multiples, steps=None, methods=METHODS):
-    """Each method's default run stretched to a multiple of its default step count."""
-    times = ", ".join(f"{m:g}" for m in multiples)
-    print(f"\n### Seed mixture: each method's default TrainConfig with {times} x its steps, seeds {list(seeds)}\n")
+def runs_table(interp, title, seeds, multiples=(1.0,), steps=None, methods=METHODS):
+    """Each method's default run at other seeds, and stretched to multiples of its step count."""
+    print(f"\n### {title}\n")
     print_row("method", "seed", "steps", "wall (s)", "1-step W1", "2-step W1 (1, 0.5)", "2-step W1 (1, 0.3)",
               "flow-map error")
     print_row(*["---"] * 8)
@@ -252,7 +239,8 @@ def main(argv=None):
     if "budgets" in args.parts:
         budgets_table(seed_interp, budgets, 100 if args.quick else 500, args.methods)
     if "seeds" in args.parts:
-        seeds_table(seed_interp, args.seeds, steps, args.methods)
+        runs_table(seed_interp, f"Seed mixture: each method's default TrainConfig with seeds {args.seeds}",
+                   args.seeds, steps=steps, methods=args.methods)
     ablations = {"ct", "ict"} <= set(args.methods)
     if not ablations and {"ablation", "hard"} & set(args.parts):
         print("\n(the ablations compare ct and ict: skipped, as --methods leaves one of them out)")
@@ -264,7 +252,9 @@ def main(argv=None):
         if ablations:
             ablation_table(hard_interp, "Three unequal components", ablation_steps, args.ablation_seeds)
     if "longer" in args.parts:
-        longer_table(seed_interp, args.seeds, args.multiples, steps, args.methods)
+        times = ", ".join(f"{m:g}" for m in args.multiples)
+        runs_table(seed_interp, f"Seed mixture: each method's default TrainConfig with {times} x its steps, "
+                   f"seeds {args.seeds}", args.seeds, args.multiples, steps, args.methods)
     if "baseline" in args.parts:
         baseline_table([("seed", seed_interp), ("three unequal components", hard_interp)], steps)
 
