@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import cmtoy  # noqa: E402
-from cmtoy import figures, plotting  # noqa: E402
+from cmtoy.reference import REFERENCE_FILE  # noqa: E402
+from cmtoy.viz import figures, plotting  # noqa: E402
 
 
 def time_command(names, out):
@@ -70,9 +71,9 @@ def main():
         seed_time = time_command(figures.SEED_FIGURES, out)
         print(f"seed figures ({len(figures.SEED_FIGURES)} files), python -m cmtoy figures: {seed_time:.1f} s")
         if "--all" in sys.argv:
-            cached = ROOT / "figures" / figures.MODEL_FILE
+            cached = ROOT / "figures" / REFERENCE_FILE
             if cached.exists():
-                shutil.copy(cached, Path(out) / figures.MODEL_FILE)
+                shutil.copy(cached, Path(out) / REFERENCE_FILE)
             all_time = time_command(list(figures.FIGURES), out)
             print(f"all figures ({len(figures.FIGURES)} files, model {'cached' if cached.exists() else 'TRAINED'}): "
                   f"{all_time:.1f} s")

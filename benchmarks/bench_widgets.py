@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from bench_exact import machine  # noqa: E402
 
-from cmtoy.widgets import ProbabilityFlowExplorer  # noqa: E402
+from cmtoy.viz.widgets import ProbabilityFlowExplorer  # noqa: E402
 
 # (label, knob, the values n moves step through: a drag, small steps, no value twice)
 MOVES = [

@@ -5,13 +5,37 @@ stochastic interpolant x_t = alpha_t x_0 + sigma_t x_1 of Albergo et al. 2023
 (arXiv 2303.08797). In one dimension every object of the theory has a closed form,
 which cmtoy computes exactly and uses as ground truth.
 
-Plotting (``cmtoy.plotting``, ``cmtoy.figures``) and the notebook widgets
-(``cmtoy.widgets``) are imported explicitly, so ``import cmtoy`` loads neither
-matplotlib nor ipywidgets.
+The modules, in reading order (one concept each; data flows down the list):
+
+==========================  ===========================================================
+``validation``              the checks every public function runs on its arguments
+``targets``                 ``GaussianMixture``, the law of x_0; ``SEED_MIXTURE``
+``mixture_kernels``         log-space mixture densities and CDFs, the quantile solvers
+``schedules``               alpha_t, sigma_t and their derivatives (linear, cosine)
+``interpolant``             p_t, F_t, score, posterior means, velocity, the exact flow map
+``mlp``                     the network F_theta: forward, hand-written backward, JVP
+``optim``                   Adam, EMA, the learning-rate schedule
+``checkpoint``              save and load arrays + JSON, atomic, without pickle
+``consistency``             f_theta = c_skip x + c_out F_theta; the exact model; losses
+``pairs``                   what a training step learns from: grid, curriculum, batches
+``training``                ``TrainConfig`` and ``train``, one loop for every method
+``reference``               the seeded model the documentation's figures show
+``sampling``                one-step and multistep sampling
+``metrics``                 exact W1, flow-map error, induction error, CT fixed point
+``cli``                     ``python -m cmtoy figures`` / ``train``
+``viz``                     everything that draws (matplotlib) or wires sliders (ipywidgets)
+``exercises``               the checkers of the classroom exercises
+==========================  ===========================================================
+
+``import cmtoy`` loads neither matplotlib nor ipywidgets: only ``cmtoy.viz`` does, and it
+is imported explicitly (``from cmtoy.viz.widgets import ProbabilityFlowExplorer``).
 """
 
+import importlib.abc
+import sys
+
 from .checkpoint import CheckpointError
-from .consistency import ConsistencyModel, load_model
+from .consistency import ConsistencyModel, ExactModel, load_model
 from .interpolant import Interpolant
 from .metrics import flow_map_error, induction_error, wasserstein1
 from .mlp import MLPConfig
@@ -34,6 +58,7 @@ __all__ = [
     "LRSchedule",
     "CheckpointError",
     "ConsistencyModel",
+    "ExactModel",
     "load_model",
     "TrainConfig",
     "METHODS",
@@ -43,3 +68,18 @@ __all__ = [
     "flow_map_error",
     "induction_error",
 ]
+
+# Modules that moved into cmtoy.viz: importing one by its old name says where it went.
+MOVED = {f"{__name__}.{name}": f"{__name__}.viz.{name}"
+         for name in ("plotting", "figures", "learned_figures", "explorer", "widgets", "learned_widgets")}
+
+
+class _MovedModuleFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname in MOVED:
+            raise ModuleNotFoundError(f"{fullname} moved to {MOVED[fullname]}: import it from there", name=fullname)
+        return None
+
+
+if not any(isinstance(finder, _MovedModuleFinder) for finder in sys.meta_path):
+    sys.meta_path.append(_MovedModuleFinder())

@@ -31,9 +31,14 @@ from . import mlp
 from .checkpoint import load_params, save_params
 from .schedules import make_schedule
 
-__all__ = ["ConsistencyModel", "scalings", "distance", "DISTANCES", "consistency_loss", "load_model"]
+__all__ = [
+    "ConsistencyModel", "ExactModel", "scalings", "distance", "DISTANCES", "HUBER_C", "consistency_loss", "load_model",
+]
 
 DISTANCES = ("squared", "pseudo_huber")  # the kinds that :func:`distance` knows
+# pseudo-Huber c: iCT's 0.00054 sqrt(dim) is L1-like for dim = 1, whose CT fixed point is a
+# conditional median, biased away from f* (benchmarks/bench_ct_fixed_point.py)
+HUBER_C = 1.0
 
 FORMAT_VERSION = 1
 _CHUNK = 16_384  # evaluate large batches in chunks to bound the activation memory
@@ -161,10 +166,43 @@ def load_model(path):
     return ConsistencyModel(meta["schedule"], meta["sigma_d"], params)
 
 
+class ExactModel:
+    """The exact consistency function f*(t, x) = h_{t->0}(x) of an interpolant, as a model.
+
+    It answers what a :class:`ConsistencyModel` answers (``model(t, x)``, ``schedule``,
+    ``forward``), so sampling, metrics, figures and losses take it in the place of a
+    learned model: sampling with it gives the best any model can do at the same times
+    (its W1 is the sampling floor of n samples), and its consistency loss is the loss of
+    a perfect model. It has no weights: ``params`` is ignored and there is no gradient.
+    """
+
+    def __init__(self, interp):
+        self.interp = interp
+
+    def __repr__(self):
+        return f"ExactModel({self.interp!r})"
+
+    @property
+    def schedule(self):
+        return self.interp.schedule
+
+    def __call__(self, t, x):
+        """f*(t, x). t, x: broadcastable -> [*batch]"""
+        return self.interp.flow_map(x, t, 0.0)
+
+    def forward(self, params, t, x, terms=None):
+        """(f*(t, x) [B], None): the signature of :meth:`ConsistencyModel.forward`."""
+        return self(t, x), None
+
+    def backward(self, params, cache, d_f, out=None):
+        """None: the exact model has no weights, so a loss has no gradient to give."""
+        return None
+
+
 # -- losses ------------------------------------------------------------------------------
 
 
-def distance(diff, kind, huber_c=1e-3):
+def distance(diff, kind, huber_c=HUBER_C):
     """d(f_online, f_target) as a function of diff = f_online - f_target, and its derivative.
 
     "squared": d = diff^2 (Song et al. 2023). "pseudo_huber": d = sqrt(diff^2 + c^2) - c
@@ -182,7 +220,7 @@ def distance(diff, kind, huber_c=1e-3):
 
 
 def consistency_loss(model, params, target_params, t_early, x_early, t_late, x_late, weight,
-                     kind="squared", huber_c=1e-3, out=None, terms=(None, None)):
+                     kind="squared", huber_c=HUBER_C, out=None, terms=(None, None)):
     """The consistency loss of one batch and its gradient with respect to params.
 
     loss = mean_i weight_i d(f_params(t_late, x_late)_i, f_target(t_early, x_early)_i),

@@ -31,7 +31,6 @@ from scipy import special
 
 from .schedules import Schedule, make_schedule
 from .mixture_kernels import (
-    _as_real_array,
     anchored_cdf,
     anchored_quantile,
     component_logpdf,
@@ -40,21 +39,13 @@ from .mixture_kernels import (
     mixture_quantile,
     nearer_tail,
 )
-from .targets import GaussianMixture, _check_count, _check_rng
+from .targets import GaussianMixture
+from .validation import check_rng, count, real_array, unit_times
 
 __all__ = ["Interpolant"]
 
 _CHUNK = 1 << 16  # points per block of the flow map: bounds the memory of its temporaries
 _TABLE_MIN = 4096  # at least this many points at one time s: use (and cache) its quantile table
-
-
-def check_times(name, t):
-    """t as a float array, with a ValueError naming the value if any is outside [0, 1]."""
-    t = _as_real_array(name, t)
-    if np.any((t < 0) | (t > 1)):
-        bad = t[(t < 0) | (t > 1)].ravel()[0]
-        raise ValueError(f"{name} must lie in [0, 1], got {float(bad)!r}")
-    return t
 
 
 class Interpolant:
@@ -95,7 +86,7 @@ class Interpolant:
 
         t: [*batch] -> (means [*batch, K], stds [*batch, K])
         """
-        t = check_times("t", t)
+        t = unit_times("t", t)
         a = self.schedule.alpha(t)
         s = self.schedule.sigma(t)
         mu, sd = self.target.means, self.target.stds
@@ -107,7 +98,7 @@ class Interpolant:
 
     def marginal(self, t):
         """The marginal law of x_t at one time t, as a GaussianMixture."""
-        t = check_times("t", t)
+        t = unit_times("t", t)
         if t.ndim != 0:
             raise ValueError(f"marginal(t) takes one time, got an array of shape {t.shape}")
         key = float(t)
@@ -119,8 +110,8 @@ class Interpolant:
         return self._marginals[key]
 
     def _broadcast(self, t, x):
-        t = check_times("t", t)
-        x = _as_real_array("x", x)
+        t = unit_times("t", t)
+        x = real_array("x", x)
         if not np.all(np.isfinite(x)):
             raise ValueError("x must be finite")
         return np.broadcast_arrays(t, x)
@@ -151,7 +142,7 @@ class Interpolant:
 
     def ppf(self, t, u):
         """F_t^{-1}(u). t, u: broadcastable, u in [0, 1] -> [*batch]"""
-        t = check_times("t", t)
+        t = unit_times("t", t)
         return self._quantile(t, *nearer_tail(u))
 
     def score(self, t, x):
@@ -195,6 +186,19 @@ class Interpolant:
         mean_x0 = self.target.means + a * sd0**2 * (x[..., None] - means) / stds**2
         return r, mean_x0, sd0 * s / stds
 
+    def sample_posterior_x0(self, rng, n, t, x_t):
+        """Draw n samples of x_0 given x_t at one time t > 0 (the law of :meth:`posterior_x0`).
+
+        Each sample and the point (t, x_t) define one interpolant path x_0 -> x_1 through it;
+        the mean slope of those paths at t is the flow velocity v_t(x_t).
+        rng: numpy.random.Generator; t, x_t: scalars. returns [n]
+        """
+        t, x_t = float(unit_times("t", t)), float(real_array("x_t", x_t))
+        if t == 0.0:
+            raise ValueError("t must be > 0: at t = 0, x_0 = x_t is known exactly")
+        weights, means, stds = self.posterior_x0(t, x_t)
+        return GaussianMixture(means, stds, weights).sample(rng, n)
+
     def velocity(self, t, x):
         """The probability-flow ODE right-hand side v_t(x) = alpha'_t E[x_0|x] + sigma'_t E[x_1|x].
 
@@ -217,7 +221,7 @@ class Interpolant:
         x, t, s: broadcastable -> [*batch]
         """
         t, x = self._broadcast(t, x)
-        s = check_times("s", s)
+        s = unit_times("s", s)
         t, x, s = np.broadcast_arrays(t, x, s)
         shape = x.shape
         t, x, s = t.ravel(), x.ravel(), s.ravel()  # 1-D, so that scalars can be written into
@@ -307,8 +311,8 @@ class Interpolant:
 
         x_1: [n]; ts: [m] times in [0, 1]. returns [m, n], row i holding the points at ts[i].
         """
-        x_1 = np.atleast_1d(_as_real_array("x_1", x_1))
-        ts = np.atleast_1d(check_times("ts", ts))
+        x_1 = np.atleast_1d(real_array("x_1", x_1))
+        ts = np.atleast_1d(unit_times("ts", ts))
         if x_1.ndim != 1 or ts.ndim != 1:
             raise ValueError(f"x_1 and ts must be one-dimensional, got shapes {x_1.shape} and {ts.shape}")
         # one broadcast call: with many times the quantiles are solved jointly instead of
@@ -339,21 +343,29 @@ class Interpolant:
 
     # -- sampling --------------------------------------------------------------------------
 
+    def interpolate(self, t, x_0, x_1):
+        """The interpolant x_t = alpha_t x_0 + sigma_t x_1 (seed eq. 2) of given endpoints.
+
+        t, x_0, x_1: broadcastable, e.g. t [m, 1] against x_0, x_1 [n] for m points on
+        each of n paths. returns [*batch]
+        """
+        t = unit_times("t", t)
+        return self.schedule.alpha(t) * real_array("x_0", x_0) + self.schedule.sigma(t) * real_array("x_1", x_1)
+
     def sample_endpoints(self, rng, n, t):
         """Draw x_0 ~ target, x_1 ~ N(0, 1) and form x_t = alpha_t x_0 + sigma_t x_1 (seed eq. 2).
 
         rng: numpy.random.Generator; n: int; t: scalar or [n].
         returns (x_0 [n], x_1 [n], x_t [n])
         """
-        n = _check_count(n)
-        _check_rng(rng)
-        t = check_times("t", t)
+        n = count("n", n)
+        check_rng(rng)
+        t = unit_times("t", t)
         if t.ndim and t.shape != (n,):
             raise ValueError(f"t must be a scalar or have shape ({n},), got shape {t.shape}")
         x_0 = self.target.sample(rng, n)
         x_1 = rng.standard_normal(n)
-        x_t = self.schedule.alpha(t) * x_0 + self.schedule.sigma(t) * x_1
-        return x_0, x_1, x_t
+        return x_0, x_1, self.interpolate(t, x_0, x_1)
 
     def sample(self, rng, n, t):
         """Draw n samples of x_t. rng: numpy.random.Generator; t: scalar or [n]. returns [n]"""

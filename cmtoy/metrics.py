@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from .consistency import DISTANCES
-from .interpolant import Interpolant, check_times
-from .targets import GaussianMixture, _check_count, _check_rng
+from .consistency import DISTANCES, HUBER_C
+from .interpolant import Interpolant
+from .targets import GaussianMixture
+from .validation import check_rng, count, unit_times
 
 __all__ = ["wasserstein1", "flow_map_error", "induction_error", "InductionError", "ct_fixed_point"]
 
@@ -97,9 +98,9 @@ def flow_map_error(model, interp, n=20_000, rng=None, seed=0):
     """
     if not isinstance(interp, Interpolant):
         raise TypeError(f"interp must be a cmtoy.Interpolant, got {type(interp).__name__}")
-    n = _check_count(n)
+    n = count("n", n)
     rng = np.random.default_rng(seed) if rng is None else rng
-    _check_rng(rng)
+    check_rng(rng)
     t = rng.uniform(0.0, 1.0, n)
     x = interp.sample(rng, n, t)
     return float(np.mean(np.abs(model(t, x) - interp.flow_map(x, t, 0.0))))
@@ -152,13 +153,13 @@ def induction_error(interp, t, dts, n=256, rng=None, seed=0, n_nodes=24):
     -------
     InductionError
     """
-    t = float(check_times("t", t))
+    t = float(unit_times("t", t))
     dts = np.atleast_1d(np.asarray(dts, dtype=float))
     if dts.ndim != 1 or np.any(dts <= 0) or np.any(t + dts > 1):
         raise ValueError(f"dts must be a 1-D array of steps in (0, 1 - t] = (0, {1 - t:g}], got {dts}")
     rng = np.random.default_rng(seed) if rng is None else rng
-    _check_rng(rng)
-    u = rng.uniform(0.0, 1.0, _check_count(n))
+    check_rng(rng)
+    u = rng.uniform(0.0, 1.0, count("n", n))
     bias, spread, mean_bias = np.empty(dts.size), np.empty(dts.size), np.empty(dts.size)
     for i, dt in enumerate(dts):
         s = t + dt
@@ -217,7 +218,7 @@ def _pseudo_huber_argmin(y, w, c, start, iterations=60):
     return z
 
 
-def ct_fixed_point(interp, ts, x, distance="squared", huber_c=1.0, n_nodes=24):
+def ct_fixed_point(interp, ts, x, distance="squared", huber_c=HUBER_C, n_nodes=24):
     """The function that consistency training converges to on a time grid, at its last time.
 
     Consistency training in isolation (Song et al. 2023, arXiv 2303.01469, Alg. 3) on the
@@ -256,7 +257,7 @@ def ct_fixed_point(interp, ts, x, distance="squared", huber_c=1.0, n_nodes=24):
     """
     if not isinstance(interp, Interpolant):
         raise TypeError(f"interp must be a cmtoy.Interpolant, got {type(interp).__name__}")
-    ts = check_times("ts", ts)
+    ts = unit_times("ts", ts)
     if ts.ndim != 1 or ts.size < 2 or ts[0] != 0.0 or np.any(np.diff(ts) <= 0):
         raise ValueError(f"ts must be a 1-D array of at least 2 increasing times from 0, got {ts}")
     x = np.asarray(x, dtype=float)

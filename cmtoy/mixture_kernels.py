@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from .validation import real_array
+
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 _SQRT_2PI = np.sqrt(2.0 * np.pi)
 
@@ -233,22 +235,12 @@ def anchored_quantile(r, means, stds, weights, left):
     return _newton(evaluate, 0.5 * (lo + hi), lo, hi, data)
 
 
-def _as_real_array(name, value):
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number or array of real numbers, got {value!r}") from None
-    if np.any(np.isnan(arr)):
-        raise ValueError(f"{name} contains NaN")
-    return arr
-
-
 def nearer_tail(u):
     """Probabilities u in [0, 1] as (log of the nearer tail probability, is it the upper tail).
 
     u: [*batch] -> (log_p [*batch], upper [*batch] bool)
     """
-    u = _as_real_array("u", u)
+    u = real_array("u", u)
     if np.any((u < 0) | (u > 1)):
         raise ValueError(f"u must lie in [0, 1], got values in [{u.min()}, {u.max()}]")
     upper = u > 0.5

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .targets import _check_count, _check_rng
+from .validation import check_rng, count
 
 __all__ = ["sample", "check_sampling_times"]
 
@@ -55,8 +55,8 @@ def sample(model, rng, n, times=(1.0,), return_path=False):
     samples : [n]
     path : [m, n], only if ``return_path``; path[-1] is ``samples``.
     """
-    n = _check_count(n)
-    _check_rng(rng)
+    n = count("n", n)
+    check_rng(rng)
     ts = check_sampling_times(times)
     schedule = model.schedule
     x_0 = model(np.ones(n), rng.standard_normal(n))  # f(1, x_1): alpha_1 = 0, sigma_1 = 1

@@ -14,38 +14,20 @@ Shapes: ``x: [*batch]``, ``u: [*batch]``; samples ``[n]``.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from scipy import special
 
 from .mixture_kernels import (
     _LOG_SQRT_2PI,
-    _as_real_array,
     _solve_signed,
     mixture_logcdf,
     mixture_logpdf,
     mixture_quantile,
     nearer_tail,
 )
+from .validation import check_rng, count, real_array, real_vector
 
 __all__ = ["GaussianMixture", "SEED_MIXTURE"]
-
-
-def _as_vector(name, value):
-    try:
-        arr = np.array(value, dtype=float)  # a copy: the caller's array is never touched
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a sequence of real numbers, got {value!r}") from None
-    if arr.ndim == 0:
-        arr = arr[None]
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty: a mixture needs at least one component")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite, got {arr.tolist()}")
-    return arr
 
 
 class GaussianMixture:
@@ -74,9 +56,9 @@ class GaussianMixture:
     """
 
     def __init__(self, means, stds, weights=None):
-        means = _as_vector("means", means)
-        stds = _as_vector("stds", stds)
-        weights = np.full(means.size, 1.0) if weights is None else _as_vector("weights", weights)
+        means = real_vector("means", means)
+        stds = real_vector("stds", stds)
+        weights = np.full(means.size, 1.0) if weights is None else real_vector("weights", weights)
         if not (means.size == stds.size == weights.size):
             raise ValueError(
                 f"means, stds and weights must have the same length, got "
@@ -135,8 +117,8 @@ class GaussianMixture:
 
         rng: numpy.random.Generator; n: int >= 0. returns [n]
         """
-        n = _check_count(n)
-        _check_rng(rng)
+        n = count("n", n)
+        check_rng(rng)
         k = rng.choice(self.n_components, size=n, p=self.weights)
         return self.means[k] + self.stds[k] * rng.standard_normal(n)
 
@@ -144,7 +126,7 @@ class GaussianMixture:
 
     def logpdf(self, x):
         """log p(x). x: [*batch] -> [*batch]"""
-        x = _as_real_array("x", x)
+        x = real_array("x", x)
         return mixture_logpdf(x, self.means, self.stds, self.log_weights)
 
     def pdf(self, x):
@@ -153,12 +135,12 @@ class GaussianMixture:
 
     def logcdf(self, x):
         """log F(x), accurate far into the lower tail. x: [*batch] -> [*batch]"""
-        x = _as_real_array("x", x)
+        x = real_array("x", x)
         return mixture_logcdf(x, self.means, self.stds, self.log_weights)
 
     def logsf(self, x):
         """log(1 - F(x)), accurate far into the upper tail. x: [*batch] -> [*batch]"""
-        x = _as_real_array("x", x)
+        x = real_array("x", x)
         return mixture_logcdf(x, self.means, self.stds, self.log_weights, upper=True)
 
     def cdf(self, x):
@@ -293,18 +275,6 @@ class GaussianMixture:
         return self._table
 
 
-def _check_count(n):
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-        raise ValueError(f"n must be a non-negative integer, got {n!r}")
-    return int(n)
-
-
-def _check_rng(rng):
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            f"rng must be a numpy.random.Generator (e.g. numpy.random.default_rng(0)), got {type(rng).__name__}"
-        )
-
-
 #: The seed page's mixture (means -1 and 2, stds 0.1, weights 0.8 and 0.2), defined once.
 SEED_MIXTURE = GaussianMixture(means=[-1.0, 2.0], stds=[0.1, 0.1], weights=[0.8, 0.2])
+

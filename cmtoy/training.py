@@ -51,7 +51,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from . import optim
-from .consistency import DISTANCES, ConsistencyModel, consistency_loss
+from .consistency import DISTANCES, HUBER_C, ConsistencyModel, consistency_loss
 from .interpolant import Interpolant
 from .metrics import flow_map_error, wasserstein1
 from .mlp import MLPConfig
@@ -113,7 +113,7 @@ class TrainConfig:
     ema: float | None = None  # target-network EMA decay mu in [0, 1) (ct, cd: 0.9); 0 = none (iCT)
     eval_ema: float = 0.0  # decay of a separate EMA of the weights that is returned; 0 = online
     distance: str | None = None  # "squared" or "pseudo_huber"
-    huber_c: float = 1.0  # pseudo-Huber c; iCT's 0.00054 sqrt(dim) is L1-like (biased) for dim = 1
+    huber_c: float = HUBER_C  # pseudo-Huber c (see consistency.HUBER_C for why not iCT's)
     weighting: str | None = None  # lambda_n: "uniform" or "inverse_dt" = 1 / (t_{n+1} - t_n)
     time_distribution: str | None = None  # which n: "uniform" or "lognormal" in log(sigma/alpha)
     p_mean: float = -1.1  # mean of log(sigma_t / alpha_t) under "lognormal" (iCT: -1.1)

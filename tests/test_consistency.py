@@ -98,19 +98,6 @@ def test_loss_gradient_matches_finite_differences(kind, schedule):
     assert loss > 0
 
 
-class ExactModel:
-    """Duck-types ConsistencyModel.forward with the exact f*; its backward is never needed."""
-
-    def __init__(self, interp):
-        self.interp = interp
-
-    def forward(self, params, t, x):
-        return self.interp.flow_map(x, t, 0.0), None
-
-    def backward(self, params, cache, d_f):
-        return None
-
-
 # overlapping modes: f* is smooth, so the rates in dt show without rare jumps across a gap
 SMOOTH = cmtoy.GaussianMixture(means=[-1.0, 1.0], stds=[0.6, 0.5], weights=[0.7, 0.3])
 
@@ -123,7 +110,7 @@ def pair_loss(method, dt, solver="euler", schedule="linear", n=4000, target=SMOO
     t_early = rng.uniform(0.0, 1.0 - dt, n)
     t_late = t_early + dt
     x_early, x_late = make_pairs(config, interp, rng, t_early, t_late)
-    return consistency_loss(ExactModel(interp), None, None, t_early, x_early, t_late, x_late, np.ones(n))[0]
+    return consistency_loss(cmtoy.ExactModel(interp), None, None, t_early, x_early, t_late, x_late, np.ones(n))[0]
 
 
 @pytest.mark.parametrize("schedule", ["linear", "cosine"])

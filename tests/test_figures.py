@@ -15,7 +15,7 @@ import pytest
 from matplotlib.testing.compare import compare_images
 
 import cmtoy
-from cmtoy import figures, plotting
+from cmtoy.viz import figures, plotting
 
 BASELINE = Path(__file__).parent / "baseline"
 BASELINE_DPI = 72
@@ -70,7 +70,7 @@ def test_unknown_figure_name_lists_the_valid_ones(tmp_path):
 def test_failed_save_leaves_no_file_behind(tmp_path):
     figure = plotting.make_flow_axes().figure
     with pytest.raises(ValueError):
-        figures.save_figure(figure, tmp_path / "figure.unknownformat")
+        plotting.save_figure(figure, tmp_path / "figure.unknownformat")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -102,7 +102,7 @@ def test_integration_trajectories_leave_one_line_and_land_apart(interp):
 def test_posterior_slopes_average_to_the_flow_velocity(interp):
     # seed eq. 2: d x_t / dt = x_1 - x_0 for the linear schedule, and v_t(x) = E[x_1 - x_0 | x_t = x]
     t, x_t = 0.4, 0.2
-    x_0 = figures.sample_posterior_x0(interp, np.random.default_rng(0), 200_000, t, x_t)
+    x_0 = interp.sample_posterior_x0(np.random.default_rng(0), 200_000, t, x_t)
     x_1 = (x_t - (1 - t) * x_0) / t
     slope = x_1 - x_0
     assert slope.mean() == pytest.approx(interp.velocity(t, x_t), abs=4 * slope.std() / 450)

@@ -5,9 +5,8 @@ import pytest
 
 import cmtoy
 
-pytest.importorskip("cmtoy.sampling", reason="needs the training modules (branch train)")
-pytest.importorskip("cmtoy.metrics", reason="needs the training modules (branch train)")
-from cmtoy import learned_figures  # noqa: E402
+from cmtoy import reference
+from cmtoy.viz import learned_figures
 
 
 @pytest.fixture
@@ -76,28 +75,27 @@ def test_training_curve_uses_block_means_of_the_loss():
     history = {"loss": np.arange(1.0, 401.0), "evals": [
         {"step": 200, "seconds": 3.0, "w1_1step": 0.2, "w1_2step": 0.1, "flow_map_error": 0.3},
         {"step": 400, "seconds": 6.0, "w1_1step": 0.1, "w1_2step": 0.05, "flow_map_error": 0.2}]}
-    compact = learned_figures.compact_history(history, block=100)
+    compact = reference.compact_history(history, block=100)
     assert compact["loss_steps"] == [100, 200, 300, 400]
     assert compact["loss"] == [50.5, 150.5, 250.5, 350.5]
     assert "seconds" not in compact["evals"][0]  # wall time would make stored files differ
-    assert learned_figures.compact_history(compact) is compact
+    assert reference.compact_history(compact) is compact
     top, bottom = learned_figures.training_curve_figure(history).axes
     np.testing.assert_array_equal(top.lines[0].get_ydata(), compact["loss"])
     np.testing.assert_array_equal(bottom.lines[0].get_ydata(), [0.2, 0.1])
 
 
 def test_reference_model_is_trained_once_then_loaded(interp, tmp_path):
-    pytest.importorskip("cmtoy.training")
     training = dict(method="ct", steps=60, seed=3, eval_every=30, eval_samples=500)
     path = tmp_path / "model.npz"
-    model, history = learned_figures.reference_model(interp, path, training=training)
+    model, history = reference.reference_model(interp, path, training=training)
     assert path.exists() and len(history["evals"]) >= 1
     stamp = path.stat().st_mtime_ns
-    again, history_again = learned_figures.reference_model(interp, path, training=training)
+    again, history_again = reference.reference_model(interp, path, training=training)
     assert path.stat().st_mtime_ns == stamp  # loaded, not retrained
     t, x = np.linspace(0.0, 1.0, 7), np.linspace(-2.0, 2.0, 7)
     np.testing.assert_array_equal(again(t, x), model(t, x))
     assert history_again == history
     other = dict(training, seed=4)  # stale settings: trained again
-    learned_figures.reference_model(interp, path, training=other)
+    reference.reference_model(interp, path, training=other)
     assert path.stat().st_mtime_ns != stamp

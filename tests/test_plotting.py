@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from scipy import special
 
 import cmtoy
-from cmtoy import plotting
+from cmtoy.viz import plotting
 
 
 @pytest.fixture
@@ -86,7 +86,7 @@ def test_noise_quantiles_reject_bad_counts(n):
 def test_interpolant_paths_join_x0_to_x1(schedule):
     x_0, x_1 = np.array([-1.0, 2.0, 0.5]), np.array([0.3, -1.2, 2.0])
     ts = np.linspace(0.0, 1.0, 11)
-    paths = plotting.interpolant_paths(schedule, x_0, x_1, ts)
+    paths = cmtoy.Interpolant(cmtoy.SEED_MIXTURE, schedule).interpolate(ts[:, None], x_0, x_1)
     assert paths.shape == (11, 3)
     np.testing.assert_allclose(paths[0], x_0, atol=1e-15)
     np.testing.assert_allclose(paths[-1], x_1, atol=1e-15)

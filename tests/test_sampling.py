@@ -9,20 +9,10 @@ from cmtoy.metrics import wasserstein1
 from cmtoy.sampling import sample
 
 
-class ExactModel:
-    """The exact f*(t, x) = h_{t->0}(x) in the place of a learned model."""
-
-    def __init__(self, interp):
-        self.interp, self.schedule = interp, interp.schedule
-
-    def __call__(self, t, x):
-        return self.interp.flow_map(x, t, 0.0)
-
-
 @pytest.mark.parametrize("schedule", ["linear", "cosine"])
 @pytest.mark.parametrize("times", [(1.0,), (1.0, 0.5), (1.0, 0.8, 0.3, 0.05)])
 def test_sampling_with_the_exact_consistency_function_reaches_the_noise_floor(schedule, times):
-    model = ExactModel(Interpolant(cmtoy.SEED_MIXTURE, schedule))
+    model = cmtoy.ExactModel(Interpolant(cmtoy.SEED_MIXTURE, schedule))
     x = sample(model, np.random.default_rng(0), 20_000, times=times)
     assert x.shape == (20_000,)
     assert wasserstein1(x, cmtoy.SEED_MIXTURE) < 0.02  # the floor at 2e4 samples is ~0.01
@@ -43,7 +33,7 @@ def test_multistep_renoises_along_the_interpolant():
 
 
 def test_sampling_is_reproducible_for_a_seed():
-    model = ExactModel(Interpolant(cmtoy.SEED_MIXTURE))
+    model = cmtoy.ExactModel(Interpolant(cmtoy.SEED_MIXTURE))
     a = sample(model, np.random.default_rng(3), 100, times=(1.0, 0.5))
     b = sample(model, np.random.default_rng(3), 100, times=(1.0, 0.5))
     assert np.array_equal(a, b)
@@ -51,11 +41,11 @@ def test_sampling_is_reproducible_for_a_seed():
 
 @pytest.mark.parametrize("times", [(), (0.9,), (1.0, 0.5, 0.5), (1.0, 0.2, 0.4), (1.0, 0.0), (1.0, np.nan)])
 def test_bad_sampling_times_are_rejected(times):
-    model = ExactModel(Interpolant(cmtoy.SEED_MIXTURE))
+    model = cmtoy.ExactModel(Interpolant(cmtoy.SEED_MIXTURE))
     with pytest.raises(ValueError, match="times"):
         sample(model, np.random.default_rng(0), 10, times=times)
 
 
 def test_sampling_needs_a_generator():
     with pytest.raises(TypeError, match="Generator"):
-        sample(ExactModel(Interpolant(cmtoy.SEED_MIXTURE)), 0, 10)
+        sample(cmtoy.ExactModel(Interpolant(cmtoy.SEED_MIXTURE)), 0, 10)

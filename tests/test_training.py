@@ -1,6 +1,5 @@
 """TrainConfig validation, the curriculum, short training runs, determinism, the CLI."""
 
-import argparse
 
 import numpy as np
 import pytest
@@ -11,7 +10,6 @@ from cmtoy.interpolant import Interpolant
 from cmtoy.metrics import wasserstein1
 from cmtoy.mlp import MLPConfig
 from cmtoy.sampling import sample
-from cmtoy.train_cli import add_train_arguments, train_command
 from cmtoy.pairs import BatchSampler, n_steps, teacher_step, time_grid
 from cmtoy.training import TrainConfig, train
 
@@ -158,15 +156,3 @@ def test_train_checks_its_arguments():
         train(cmtoy.SEED_MIXTURE, TrainConfig())
     with pytest.raises(TypeError, match="TrainConfig"):
         train(INTERP, {"method": "ct"})
-
-
-def test_train_command_prints_metrics_and_saves_a_loadable_model(tmp_path, capsys):
-    out = tmp_path / "model.npz"
-    parser = add_train_arguments(argparse.ArgumentParser())
-    args = parser.parse_args(["--method", "cd", "--steps", "40", "--seed", "2", "--out", str(out), "--no-progress"])
-    model, _ = train_command(args)
-    printed = capsys.readouterr().out
-    assert "W1 1-step" in printed and str(out) in printed
-    loaded = load_model(out)
-    x = np.linspace(-2, 2, 7)
-    assert np.array_equal(loaded(1.0, x), model(1.0, x))

@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 
 import cmtoy
-from cmtoy.learned_widgets import ExactModel, SamplingExplorer, TrainingExplorer, sampling_times
+from cmtoy import ExactModel
+from cmtoy.viz.learned_widgets import SamplingExplorer, TrainingExplorer, sampling_times
 from cmtoy.metrics import induction_error
-from cmtoy.plotting import noise_quantiles
+from cmtoy.viz.plotting import noise_quantiles
 from cmtoy.sampling import sample
-from cmtoy.widgets import InductiveStepExplorer, ProbabilityFlowExplorer
+from cmtoy.viz.widgets import InductiveStepExplorer, ProbabilityFlowExplorer
 
 
 @pytest.fixture(scope="module")

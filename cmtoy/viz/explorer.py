@@ -1,7 +1,7 @@
 """The machinery of the slider explorers: knob values, a blitted Agg figure, ipywidgets.
 
 An explorer keeps its knob values in ``values`` and draws with the building blocks of
-:mod:`cmtoy.plotting`. ``explorer.set(name=value, ...)`` validates the values, moves only
+:mod:`cmtoy.viz.plotting`. ``explorer.set(name=value, ...)`` validates the values, moves only
 the artists those knobs affect (the ``update_*`` half of each building block) and renders
 the figure to PNG bytes, ``explorer.png``: tests and benchmarks drive it without a kernel.
 ``explorer.widget()`` puts the same object behind ipywidgets: each control calls ``set``
@@ -10,8 +10,8 @@ extension.
 
 Rendering blits: the frame (axes, ticks, labels, fixed curves) is drawn once and kept as
 a background; a move redraws only the explorer's own artists on top of it, layer by layer
-from the lowest layer that moved. The explorers themselves are in :mod:`cmtoy.widgets`
-and :mod:`cmtoy.learned_widgets`.
+from the lowest layer that moved. The explorers themselves are in :mod:`cmtoy.viz.widgets`
+and :mod:`cmtoy.viz.learned_widgets`.
 """
 
 from __future__ import annotations

@@ -5,9 +5,8 @@ f*(t, x) = F_0^{-1}(F_t(x)) and their difference over the whole (t, x) plane; fe
 samples over the exact target density with their exact W1; the induction error of
 consistency training against dt; the fixed points that consistency training converges
 to. Each function takes the model (and its training history) as arguments: drawing
-never trains. The model they are drawn with for the documentation comes from
-:func:`reference_model`, a seeded training run whose result is cached next to the
-figures and rebuilt when missing or stale.
+never trains. The model they are drawn with for the documentation is built on the
+training side, by :func:`cmtoy.reference.reference_model`, and handed in.
 
 ``model`` is a :class:`cmtoy.consistency.ConsistencyModel`, or anything with
 ``model(t, x) -> [*batch]`` and a ``schedule`` attribute.
@@ -15,31 +14,22 @@ figures and rebuilt when missing or stale.
 
 from __future__ import annotations
 
-import dataclasses
-import json
-
 import matplotlib
 import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from .metrics import ct_fixed_point, induction_error, wasserstein1
-from .plotting import styled
-from .sampling import sample
+from ..metrics import ct_fixed_point, induction_error, wasserstein1
+from ..reference import compact_history
+from ..sampling import sample
+from .plotting import ARROW, CURVE_TIMES, LINE, finish_figure, styled, time_colors
 
 __all__ = [
     "flow_map_learned_figure", "few_step_samples_figure", "induction_error_figure", "ct_fixed_point_figure",
-    "training_curve_figure", "compact_history", "reference_model", "REFERENCE_TRAINING",
+    "training_curve_figure",
 ]
 
-# The seeded run the documentation's learned-model figures show (cmtoy.TrainConfig fields).
-REFERENCE_TRAINING = dict(method="cd", steps=16_000, seed=0, eval_every=1_000)
 STEP_TIMES = {1: (1.0,), 2: (1.0, 0.5), 4: (1.0, 0.75, 0.5, 0.25)}  # few-step sampling times
-CURVE_TIMES = (0.1, 0.4, 0.7, 1.0)  # times of the f_theta vs f* curves
-
-
-def _t_colors(n):
-    return matplotlib.colormaps["viridis"](np.linspace(0.0, 0.85, n))
 
 
 @styled
@@ -54,7 +44,7 @@ def flow_map_learned_figure(interp, model, path=None, *, x_lim=(-3.0, 3.0), n_t=
     left, right = figure.subplots(1, 2, gridspec_kw=dict(left=0.07, right=0.97, bottom=0.16,
                                                          top=0.92, wspace=0.25))
     x = np.linspace(*x_lim, 401)
-    for t, color in zip(CURVE_TIMES, _t_colors(len(CURVE_TIMES))):
+    for t, color in zip(CURVE_TIMES, time_colors(len(CURVE_TIMES))):
         left.plot(x, interp.flow_map(x, t, 0.0), color=color, label=f"$t = {t:g}$")
         left.plot(x, model(np.full_like(x, t), x), color=color, linestyle="--")
     left.plot([], [], color="grey", label=r"$f^*$ exact")
@@ -72,7 +62,7 @@ def flow_map_learned_figure(interp, model, path=None, *, x_lim=(-3.0, 3.0), n_t=
                   linewidths=0.8)
     right.set(xlabel="$t$", ylabel="$x_t$", title=r"$|f_\theta(t, x_t) - f^*(t, x_t)|$")
     figure.colorbar(image, ax=right, pad=0.02)
-    return _finish(figure, path)
+    return finish_figure(figure, path)
 
 
 @styled
@@ -87,14 +77,14 @@ def few_step_samples_figure(interp, model, path=None, *, n=100_000, seed=0, x_li
     x = np.linspace(*x_lim, 1001)
     ax.fill_between(x, interp.target.pdf(x), color="0.85", label="target $p(x_0)$")
     bins = np.linspace(*x_lim, 201)
-    for (steps, times), color in zip(STEP_TIMES.items(), ("#ff4500", "#4169e1", "black")):
+    for (steps, times), color in zip(STEP_TIMES.items(), (LINE, ARROW, "black")):
         samples = sample(model, np.random.default_rng([seed, steps]), n, times=times)
         w1 = wasserstein1(samples, interp.target)
         ax.hist(samples, bins=bins, density=True, histtype="step", color=color, linewidth=1.2,
                 label=f"{steps}-step, $W_1 = {w1:.3f}$")
     ax.set(xlim=x_lim, xlabel="$x_0$", ylabel="density")
     ax.legend(fontsize=11, frameon=False)
-    return _finish(figure, path)
+    return finish_figure(figure, path)
 
 
 @styled
@@ -109,16 +99,16 @@ def induction_error_figure(interp, path=None, *, t=0.5, dts=None, n=256, seed=0)
     curve = induction_error(interp, t, dts, n=n, seed=seed)
     figure = Figure(figsize=(6.0, 4.0))
     ax = figure.subplots(gridspec_kw=dict(left=0.13, right=0.97, bottom=0.15, top=0.97))
-    ax.loglog(curve.dts, curve.spread, "o-", color="#4169e1", markersize=4,
+    ax.loglog(curve.dts, curve.spread, "o-", color=ARROW, markersize=4,
               label=f"spread, slope {curve.spread_slope:.2f}")
-    ax.loglog(curve.dts, curve.bias, "s-", color="#ff4500", markersize=4,
+    ax.loglog(curve.dts, curve.bias, "s-", color=LINE, markersize=4,
               label=f"bias, slope {curve.bias_slope:.2f}")
-    ax.loglog(curve.dts, curve.mean_bias, ":", color="#ff4500",
+    ax.loglog(curve.dts, curve.mean_bias, ":", color=LINE,
               label=r"bias, mean over $x_{t+\Delta t}$ (jumps of $f^*$)")
     ax.set(xlabel=r"$\Delta t$", ylabel=f"error of the target at $t = {t:g}$")
     ax.grid(which="major")
     ax.legend(fontsize=11, frameon=False)
-    return _finish(figure, path)
+    return finish_figure(figure, path)
 
 
 @styled
@@ -143,42 +133,25 @@ def ct_fixed_point_figure(interp, path=None, *, ns=(16, 64, 256, 1024), model=No
     figure = Figure(figsize=(7.0, 4.0))
     ax = figure.subplots(gridspec_kw=dict(left=0.1, right=0.97, bottom=0.15, top=0.97))
     ax.plot(x, interp.consistency_function(1.0, x), color="black", linewidth=2.0, label="exact $f^*(1, x)$")
-    for n_steps, color in zip(ns, _t_colors(ns.size)):
+    for n_steps, color in zip(ns, time_colors(ns.size)):
         f_n = ct_fixed_point(interp, np.linspace(0.0, 1.0, int(n_steps) + 1), x)
         w1 = wasserstein1(np.interp(noise, x, f_n), interp.target)
         ax.plot(x, f_n, color=color, label=f"CT fixed point, $N = {n_steps}$: $W_1 = {w1:.3f}$")
     if model is not None:
         w1 = wasserstein1(model(np.ones_like(noise), noise), interp.target)
-        ax.plot(x, model(np.ones_like(x), x), "--", color="#ff4500", label=rf"$f_\theta(1, x)$: $W_1 = {w1:.3f}$")
+        ax.plot(x, model(np.ones_like(x), x), "--", color=LINE, label=rf"$f_\theta(1, x)$: $W_1 = {w1:.3f}$")
     zoom = interp.consistency_function(1.0, np.linspace(*x_lim, 201))
     pad = 0.25 * (zoom.max() - zoom.min())
     ax.set(xlim=x_lim, ylim=(zoom.min() - 2 * pad, zoom.max() + pad), xlabel="$x_1$", ylabel="$f(1, x_1)$")
     ax.legend(fontsize=10, frameon=False, loc="lower right")
-    return _finish(figure, path)
-
-
-def compact_history(history, block=100):
-    """A training history with the loss as means over blocks of ``block`` steps.
-
-    history: as returned by ``cmtoy.train`` ({"loss": [steps], "evals": [...]}), or already
-    compact. returns {"loss_steps": [m], "loss": [m], "evals": [...]} (eval times dropped,
-    so that the stored history of a seeded run is the same on every machine)
-    """
-    if "loss_steps" in history:
-        return history
-    loss = np.asarray(history["loss"], dtype=float)
-    m = loss.size // block
-    evals = [{k: int(v) if k == "step" else float(v) for k, v in e.items() if k != "seconds"}
-             for e in history["evals"]]
-    return {"loss_steps": ((np.arange(m) + 1) * block).tolist(),
-            "loss": loss[: m * block].reshape(m, block).mean(axis=1).tolist(), "evals": evals}
+    return finish_figure(figure, path)
 
 
 @styled
 def training_curve_figure(history, path=None):
     """The loss (means over blocks of steps) and the exact metrics during training.
 
-    history: as returned by ``cmtoy.train`` or :func:`compact_history`.
+    history: as returned by ``cmtoy.train`` or :func:`cmtoy.reference.compact_history`.
     """
     history = compact_history(history)
     figure = Figure(figsize=(7.0, 5.0))
@@ -187,8 +160,8 @@ def training_curve_figure(history, path=None):
     top.semilogy(history["loss_steps"], history["loss"], color="black")
     top.set(ylabel="loss")
     steps = [e["step"] for e in history["evals"]]
-    for key, label, color in (("w1_1step", "1-step $W_1$", "#ff4500"),
-                              ("w1_2step", "2-step $W_1$", "#4169e1"),
+    for key, label, color in (("w1_1step", "1-step $W_1$", LINE),
+                              ("w1_2step", "2-step $W_1$", ARROW),
                               ("flow_map_error", r"$E|f_\theta - f^*|$", "black")):
         bottom.semilogy(steps, [e[key] for e in history["evals"]], "o-", markersize=3,
                         color=color, label=label)
@@ -196,49 +169,4 @@ def training_curve_figure(history, path=None):
     bottom.legend(fontsize=11, frameon=False)
     for ax in (top, bottom):
         ax.grid(which="major")
-    return _finish(figure, path)
-
-
-def _finish(figure, path):
-    if path is not None:
-        from .figures import save_figure  # the one writer of figure files
-
-        save_figure(figure, path)
-    return figure
-
-
-# -- the model the documentation shows ----------------------------------------------------
-
-
-def reference_model(interp, path, *, training=None, retrain=False, log=None):
-    """The seeded reference model and its history: loaded from ``path`` or trained and saved.
-
-    The file (a ``ConsistencyModel.save`` archive whose metadata holds the training
-    settings and a compact history) is reused only when its resolved TrainConfig equals
-    that of ``training`` (default :data:`REFERENCE_TRAINING`), method defaults included;
-    otherwise the run is repeated. Training is
-    deterministic, so a rebuilt file holds the same model.
-
-    returns (model, history), history as :func:`compact_history`
-    """
-    from .checkpoint import load_checkpoint  # training modules load only when needed
-    from .consistency import load_model
-    from .training import TrainConfig, train
-
-    training = dict(REFERENCE_TRAINING if training is None else training)
-    # the key is the whole resolved config, so a change of a method's defaults retrains
-    config = TrainConfig(**training, progress=log is not None)
-    key = {k: v for k, v in dataclasses.asdict(config).items() if k != "progress"}
-    if not retrain:
-        try:
-            extra = load_checkpoint(path)[1].get("extra", {})
-            if extra.get("training") == key:
-                return load_model(path), extra["history"]
-        except (OSError, ValueError, KeyError):
-            pass  # missing, unreadable or stale: train again
-    if log is not None:
-        log(f"training the reference model {json.dumps(training)} -> {path}")
-    model, history = train(interp, config)
-    history = compact_history(history)
-    model.save(path, extra={"training": key, "history": history})
-    return model, history
+    return finish_figure(figure, path)

@@ -4,47 +4,25 @@
 f_theta against the exact f* and the exact W1 at every evaluation of the run.
 :class:`SamplingExplorer` (notebook 04) draws multistep samples (Song et al. 2023,
 Alg. 1) of a model and scores them with the exact W1. Both are
-:class:`cmtoy.explorer.Explorer` objects: ``set(...)`` from code, ``widget()`` in a
+:class:`cmtoy.viz.explorer.Explorer` objects: ``set(...)`` from code, ``widget()`` in a
 notebook. Drawing never trains: only ``TrainingExplorer.train()`` (the Train button) does.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import ipywidgets
 import numpy as np
 
+from ..consistency import ExactModel
+from ..interpolant import Interpolant
+from ..metrics import wasserstein1
+from ..sampling import sample
+from ..targets import SEED_MIXTURE
+from ..training import TrainConfig, train
 from .explorer import Explorer, float_slider
-from .interpolant import Interpolant
-from .metrics import wasserstein1
-from .plotting import ARROW, LINE
-from .sampling import sample
-from .targets import SEED_MIXTURE
-from .training import TrainConfig, train
+from .plotting import ARROW, CURVE_TIMES, LINE, time_colors
 
-__all__ = ["TrainingExplorer", "SamplingExplorer", "ExactModel", "sampling_times"]
-
-CURVE_TIMES = (0.1, 0.4, 0.7, 1.0)  # times t of the curves f_theta(t, .) against f*(t, .)
-
-
-@dataclass(frozen=True)
-class ExactModel:
-    """The exact consistency function f*(t, x) = h_{t->0}(x) of an interpolant, as a model.
-
-    Sampling with it gives the best any model can do with the same times: its W1 is the
-    sampling floor of n samples.
-    """
-
-    interp: Interpolant
-
-    @property
-    def schedule(self):
-        return self.interp.schedule
-
-    def __call__(self, t, x):
-        return self.interp.flow_map(x, t, 0.0)
-
+__all__ = ["TrainingExplorer", "SamplingExplorer", "sampling_times"]
 
 class TrainingExplorer(Explorer):
     """Train a consistency model on the seed mixture and watch it approach the exact one.
@@ -101,7 +79,7 @@ class TrainingExplorer(Explorer):
                                                                   wspace=0.25))
         self.curve_axes, self.metric_axes = left, right
         x = np.linspace(*self.x_lim, 301)
-        colors = ("#440154", "#31688e", "#35b779", "#b5a000")  # one per time, viridis-like
+        colors = time_colors(len(CURVE_TIMES))
         labels = []
         for t, color in zip(CURVE_TIMES, colors):
             left.plot(x, interp.flow_map(x, t, 0.0), color=color, linewidth=1.0)  # background

@@ -1,8 +1,8 @@
 """Slider explorers of the exact objects: the probability flow and the inductive step.
 
-Each explorer is a :class:`cmtoy.explorer.Explorer`: ``set(...)`` from code or
+Each explorer is a :class:`cmtoy.viz.explorer.Explorer`: ``set(...)`` from code or
 ``widget()`` in a notebook (notebooks 01 and 02). Every number drawn comes from the exact
-:class:`cmtoy.Interpolant`; the drawing is the building blocks of :mod:`cmtoy.plotting`.
+:class:`cmtoy.Interpolant`; the drawing is the building blocks of :mod:`cmtoy.viz.plotting`.
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ import functools
 import ipywidgets
 import numpy as np
 
+from ..interpolant import Interpolant
+from ..metrics import induction_error
+from ..targets import SEED_MIXTURE, GaussianMixture
 from .explorer import Explorer, float_slider
-from .interpolant import Interpolant
-from .metrics import induction_error
 from .plotting import (
-    ARROW, BACKGROUND, LINE, interpolant_paths, make_flow_axes, noise_quantiles, plot_density,
-    plot_marginal, plot_paths, plot_points, plot_schedule, update_density, update_marginal,
-    update_paths, update_schedule,
+    ARROW, BACKGROUND, LINE, make_flow_axes, noise_quantiles, plot_density, plot_marginal,
+    plot_paths, plot_points, plot_schedule, update_density, update_marginal, update_paths,
+    update_schedule,
 )
-from .targets import SEED_MIXTURE, GaussianMixture
 
 __all__ = ["ProbabilityFlowExplorer", "InductiveStepExplorer", "make_interpolant", "flow_paths"]
 
@@ -237,7 +237,7 @@ class InductiveStepExplorer(Explorer):
             moved.add("curves")
         line, solid, dashed, points, ends, pair_ends, gap_curve, gap_dot = self.artists["pair"]
         ts = np.linspace(0.0, 1.0, 129)
-        update_paths([line], ts, interpolant_paths(self.interp.schedule, x_0, x_1, ts))
+        update_paths([line], ts, self.interp.interpolate(ts[:, None], x_0, x_1))
         landings = []
         for back, start in ((solid, t), (dashed, t + dt)):
             earlier = np.linspace(0.0, start, 101)
@@ -254,7 +254,7 @@ class InductiveStepExplorer(Explorer):
 
     def on_line(self, s):
         """x_s = alpha_s x_0 + sigma_s x_1 on the current pair's line. s: [m] -> [m]"""
-        return interpolant_paths(self.interp.schedule, self.values["x_0"], self.values["x_1"], s)[:, 0]
+        return self.interp.interpolate(np.asarray(s, dtype=float), self.values["x_0"], self.values["x_1"])
 
     def landing_gap(self, dts):
         """|f*(t + dt, x_{t+dt}) - f*(t, x_t)| along the current line. dts: [m] -> [m]"""

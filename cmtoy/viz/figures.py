@@ -1,44 +1,38 @@
-"""The documentation figures: one function each, and the registry the command line uses.
+"""The seed page's figures, one function each, and the registry of all documentation figures.
 
 Each ``*_figure`` function builds its figure from the exact interpolant (seed mixture,
 linear schedule unless told otherwise), returns the ``Figure`` so that notebooks can show
-it, and writes it when given a ``path``. :data:`FIGURES` maps each name of
-``python -m cmtoy figures --only NAME`` to its file name and function; :func:`write_figures`
-writes a selection into a directory.
-
-Files are byte-stable: no dates or version strings in their metadata, a fixed SVG hash
-salt (see :data:`cmtoy.plotting.STYLE`), and each file is written to a temporary name
-and renamed, so a failed run never leaves half a file behind.
+it, and writes it when given a ``path`` (byte-stable and atomic:
+:func:`cmtoy.viz.plotting.save_figure`). :data:`FIGURES` maps each name of
+``python -m cmtoy figures --only NAME`` to its file name and function, the seed page's
+figures and those of :mod:`cmtoy.viz.learned_figures`; :func:`write_figures` writes a
+selection into a directory. The figures of a learned model are drawn with the model they
+are handed: drawing never trains.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .interpolant import Interpolant
-from .plotting import (
-    BACKGROUND, LINE, figure_style, styled, interpolant_paths, make_flow_axes, noise_quantiles,
-    plot_arrow, plot_density, plot_marginal, plot_paths, plot_points, plot_schedule,
+from ..interpolant import Interpolant
+from ..schedules import LinearSchedule
+from ..targets import SEED_MIXTURE
+from .learned_figures import (
+    few_step_samples_figure, flow_map_learned_figure, induction_error_figure, training_curve_figure,
 )
-from .schedules import LinearSchedule
-from .targets import SEED_MIXTURE, GaussianMixture
+from .plotting import (
+    BACKGROUND, LINE, finish_figure, make_flow_axes, noise_quantiles, plot_arrow, plot_density,
+    plot_marginal, plot_paths, plot_points, plot_schedule, styled,
+)
 
 __all__ = [
-    "FIGURES", "SEED_FIGURES", "write_figures", "save_figure", "probability_flow_figure",
-    "integration_figure", "slope_distribution_figure", "sample_posterior_x0",
+    "FIGURES", "SEED_FIGURES", "write_figures", "check_figure_names", "needs_model",
+    "probability_flow_figure", "integration_figure", "slope_distribution_figure",
 ]
-
-# The metadata keys matplotlib would fill with a date or its version, per format.
-_NO_METADATA = {
-    "png": {"Software": None},
-    "svg": {"Date": None, "Creator": None},
-    "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
-}
 
 SLOPE_TIMES = (0.2, 0.4, 0.6, 0.8)  # the times t of slope_distribution_{0..3}
 
@@ -47,39 +41,12 @@ def _seed_interpolant():
     return Interpolant(SEED_MIXTURE, LinearSchedule())
 
 
-def save_figure(figure, path):
-    """Write ``figure`` to ``path`` (format from the suffix), byte-stable and atomically.
-
-    The file appears complete or not at all: it is written to a temporary file in the
-    same directory, then renamed over ``path``. OSError propagates (unwritable place).
-    """
-    path = Path(path)
-    fmt = path.suffix.lstrip(".").lower()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    # os.open with mode 0o666 leaves the permissions to the umask, like a plain open()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as stream, figure_style():
-            figure.savefig(stream, format=fmt, metadata=_NO_METADATA.get(fmt))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
 def _draw_frame(axes, interp):
     """The parts every seed figure shares: the schedule strip and the two marginals."""
     x = np.linspace(*axes.flow.get_ylim(), 601)
     plot_schedule(axes.schedule, interp.schedule)
     plot_marginal(axes.x_0, x, interp.pdf(0.0, x))
     plot_marginal(axes.x_1, x, interp.pdf(1.0, x))
-
-
-def _finish(figure, path):
-    if path is not None:
-        save_figure(figure, path)
-    return figure
 
 
 @styled
@@ -96,7 +63,7 @@ def probability_flow_figure(path=None, *, interp=None, n_paths=16):
     ts = np.linspace(0.0, 1.0, 201)
     plot_paths(axes.flow, ts, interp.trajectories(noise_quantiles(n_paths), ts),
                color="white", alpha=0.5, linewidth=1.0)
-    return _finish(axes.figure, path)
+    return finish_figure(axes.figure, path)
 
 
 def _through_two_points(schedule, s, x_s, t, x_t):
@@ -133,7 +100,7 @@ def integration_figure(path=None, *, annotated=False, interp=None, s=0.5, t=0.7,
     for start, point in ((s, x_s), (t, x_t)):  # the two chosen paths, grey after the point
         later = np.linspace(start, 1.0, 101)
         plot_paths(ax, later, interp.flow_map(point, start, later), **style)
-    plot_paths(ax, ts, interpolant_paths(interp.schedule, x_0, x_1, ts), color=LINE,
+    plot_paths(ax, ts, interp.interpolate(ts[:, None], x_0, x_1), color=LINE,
                linewidth=1.0, zorder=2)
     ends = []
     for start, point, dash in ((s, x_s, "-"), (t, x_t, "--")):
@@ -143,7 +110,7 @@ def integration_figure(path=None, *, annotated=False, interp=None, s=0.5, t=0.7,
         ends.append(back[0])
     if not annotated:
         plot_points(ax, [s, t], [x_s, x_t], [r"$(s, x_s)$", r"$(t, x_t)$"], [(8, 20), (0, -20)])
-        return _finish(axes.figure, path)
+        return finish_figure(axes.figure, path)
     plot_points(ax, [s, t], [x_s, x_t], [r"$x_t$", r"$x_{t+\Delta t}$"], [(0, 16), (14, 16)])
     plot_points(ax, [0.0, 0.0], ends, size=5.0)
     plot_points(ax, [0.0, 1.0], [x_0, x_1], [r"$x_0$", r"$x_1$"], [(12, 16), (-12, -20)],
@@ -152,16 +119,7 @@ def integration_figure(path=None, *, annotated=False, interp=None, s=0.5, t=0.7,
     plot_arrow(ax, (t - 0.03, x_t - 0.06), (0.03, ends[1] - 0.12), curvature=-0.35)
     ax.text(0.27, 2.75, r"$F_t$", ha="center", va="center")
     ax.text(0.29, -0.05, r"$f_\theta$", ha="center", va="center")
-    return _finish(axes.figure, path)
-
-
-def sample_posterior_x0(interp, rng, n, t, x_t):
-    """Draw n samples of x_0 given x_t = x_t at time t > 0 (the mixture posterior_x0).
-
-    rng: numpy.random.Generator. returns [n]
-    """
-    weights, means, stds = interp.posterior_x0(t, x_t)
-    return GaussianMixture(means, stds, weights).sample(rng, n)
+    return finish_figure(axes.figure, path)
 
 
 @styled
@@ -185,47 +143,41 @@ def slope_distribution_figure(path=None, *, t=0.4, interp=None, n_lines=50, n_pa
     ts = np.linspace(0.0, 1.0, 201)
     paths = interp.trajectories(noise, ts)
     x_t = float(interp.flow_map(noise[path_index], 1.0, t))
-    x_0 = sample_posterior_x0(interp, np.random.default_rng(seed), n_lines, t, x_t)
+    x_0 = interp.sample_posterior_x0(np.random.default_rng(seed), n_lines, t, x_t)
     x_1 = (x_t - interp.schedule.alpha(t) * x_0) / interp.schedule.sigma(t)
     others = np.delete(np.arange(n_paths), path_index)
     plot_paths(ax, ts, paths[:, others], color=BACKGROUND, linewidth=1.0, zorder=1)
-    plot_paths(ax, ts, interpolant_paths(interp.schedule, x_0, x_1, ts), color=LINE,
+    plot_paths(ax, ts, interp.interpolate(ts[:, None], x_0, x_1), color=LINE,
                alpha=0.5, zorder=2)
     plot_paths(ax, ts, paths[:, path_index], color="black", zorder=3)
     plot_points(ax, [t], [x_t], [r"$(t, x_t)$"], [(0, 20)], size=4.0)
-    return _finish(axes.figure, path)
+    return finish_figure(axes.figure, path)
 
 
-# -- figures of the learned reference model (cmtoy.learned_figures loads only for these) --
+# -- the registry ----------------------------------------------------------------------
 
 
 def _flow_map_learned(path, model, history):
-    from .learned_figures import flow_map_learned_figure
     return flow_map_learned_figure(_seed_interpolant(), model, path)
 
 
 def _few_step_samples(path, model, history):
-    from .learned_figures import few_step_samples_figure
     return few_step_samples_figure(_seed_interpolant(), model, path)
 
 
 def _training_curve(path, model, history):
-    from .learned_figures import training_curve_figure
     return training_curve_figure(history, path)
 
 
 def _induction_error(path):
-    from .learned_figures import induction_error_figure
     return induction_error_figure(_seed_interpolant(), path)
 
 
 class FigureSpec(NamedTuple):
     filename: str  # written into the output directory
     make: Callable  # make(path) -> Figure, or make(path, model, history) if needs_model
-    needs_model: bool = False  # drawn with the reference model of cmtoy.learned_figures
+    needs_model: bool = False  # drawn with a trained model (the documentation's reference model)
 
-
-MODEL_FILE = "reference_model.npz"  # the reference model, cached next to the figures
 
 FIGURES = {
     "probability_flow": FigureSpec("probability_flow.png", probability_flow_figure),
@@ -247,30 +199,39 @@ FIGURES = {
 SEED_FIGURES = [name for name in FIGURES if name.startswith(("probability", "consistency", "slope"))]
 
 
-def write_figures(out_dir, names=None, *, retrain=False, log=None):
-    """Write the named figures (all when None) into ``out_dir``; returns the paths.
-
-    Figures of the learned model use the reference model cached in ``out_dir`` as
-    MODEL_FILE, trained first if it is missing or stale (or if ``retrain``).
-    Raises ValueError for an unknown name (listing the valid ones) and OSError when the
-    directory cannot be created or written.
-    """
+def check_figure_names(names):
+    """The names as a list (all figures when None); ValueError for an unknown one, listing the valid ones."""
     names = list(FIGURES) if names is None else list(names)
     unknown = [name for name in names if name not in FIGURES]
     if unknown:
         raise ValueError(f"unknown figure {unknown[0]!r}; valid names: {', '.join(FIGURES)}")
+    return names
+
+
+def needs_model(names):
+    """Whether any of the named figures draws a trained model."""
+    return any(FIGURES[name].needs_model for name in check_figure_names(names))
+
+
+def write_figures(out_dir, names=None, *, model=None, history=None, log=None):
+    """Write the named figures (all when None) into ``out_dir``; returns the paths.
+
+    Figures of a learned model are drawn with ``model`` and its training ``history``
+    (for the documentation: :func:`cmtoy.reference.reference_model`); asking for one
+    without them is a ValueError. Raises ValueError for an unknown name (listing the
+    valid ones) and OSError when the directory cannot be created or written.
+    """
+    names = check_figure_names(names)
+    if needs_model(names) and (model is None or history is None):
+        wanted = [name for name in names if FIGURES[name].needs_model]
+        raise ValueError(f"figures {wanted} draw a trained model: pass model= and history=")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    learned = ()
-    if any(FIGURES[name].needs_model for name in names):
-        from .learned_figures import reference_model
-
-        learned = reference_model(_seed_interpolant(), out_dir / MODEL_FILE, retrain=retrain, log=log)
     written = []
     for name in names:
         spec = FIGURES[name]
         written.append(out_dir / spec.filename)
-        spec.make(written[-1], *learned) if spec.needs_model else spec.make(written[-1])
+        spec.make(written[-1], model, history) if spec.needs_model else spec.make(written[-1])
         if log is not None:
             log(f"wrote {written[-1]}")
     return written

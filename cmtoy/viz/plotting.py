@@ -19,8 +19,11 @@ named concretely and every tick is created inside the context.
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
+import matplotlib
 import matplotlib.style
 import numpy as np
 from matplotlib.axes import Axes
@@ -29,8 +32,8 @@ from matplotlib.figure import Figure
 from scipy import special
 
 __all__ = [
-    "STYLE", "figure_style", "styled", "FlowAxes", "make_flow_axes", "noise_quantiles",
-    "interpolant_paths", "plot_paths", "update_paths", "plot_schedule", "update_schedule",
+    "STYLE", "LINE", "ARROW", "BACKGROUND", "CURVE_TIMES", "time_colors", "figure_style", "styled", "save_figure", "finish_figure", "FlowAxes", "make_flow_axes", "noise_quantiles",
+    "plot_paths", "update_paths", "plot_schedule", "update_schedule",
     "plot_marginal", "update_marginal", "plot_density", "update_density", "plot_points",
     "plot_arrow",
 ]
@@ -56,6 +59,12 @@ STYLE = {
 LINE = "#ff4500"  # the straight interpolant lines x_0 -> x_1 (orangered)
 ARROW = "#4169e1"  # the arrows of the annotated figure (royalblue)
 BACKGROUND = "#d3d3d3"  # background trajectories (lightgray)
+CURVE_TIMES = (0.1, 0.4, 0.7, 1.0)  # the times t of curves f_theta(t, .) drawn against f*(t, .)
+
+
+def time_colors(n):
+    """n colours for n increasing times, dark to light along viridis. returns [n, 4] RGBA"""
+    return matplotlib.colormaps["viridis"](np.linspace(0.0, 0.85, n))
 
 
 def figure_style():
@@ -72,6 +81,44 @@ def styled(make):
             return make(*args, **kwargs)
 
     return wrapper
+
+
+# The metadata keys matplotlib would fill with a date or its version, per format.
+_NO_METADATA = {
+    "png": {"Software": None},
+    "svg": {"Date": None, "Creator": None},
+    "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
+}
+
+
+def save_figure(figure, path):
+    """Write ``figure`` to ``path`` (format from the suffix), byte-stable and atomically.
+
+    Byte-stable: no dates or version strings in the metadata, and a fixed SVG hash salt
+    (:data:`STYLE`). Atomic: the file is written to a temporary file in the same directory,
+    then renamed over ``path``, so it appears complete or not at all. OSError propagates
+    (unwritable place). returns ``path`` as a Path
+    """
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # os.open with mode 0o666 leaves the permissions to the umask, like a plain open()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as stream, figure_style():
+            figure.savefig(stream, format=fmt, metadata=_NO_METADATA.get(fmt))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def finish_figure(figure, path=None):
+    """The end of every ``*_figure`` function: write the figure when given a path, return it."""
+    if path is not None:
+        save_figure(figure, path)
+    return figure
 
 
 # -- the template ----------------------------------------------------------------------
@@ -135,15 +182,6 @@ def noise_quantiles(n):
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     return special.ndtri((np.arange(n) + 0.5) / n)
-
-
-def interpolant_paths(schedule, x_0, x_1, ts):
-    """The interpolant paths x_t = alpha_t x_0 + sigma_t x_1 (seed eq. 2) of fixed pairs.
-
-    x_0, x_1: [n]; ts: [m]. returns [m, n] (straight lines for the linear schedule)
-    """
-    ts = np.asarray(ts, dtype=float)[:, None]
-    return schedule.alpha(ts) * np.atleast_1d(x_0) + schedule.sigma(ts) * np.atleast_1d(x_1)
 
 
 # -- drawing blocks: each returns its artists, each has an in-place update ---------------

@@ -1,0 +1,15 @@
+"""Everything of cmtoy that draws (matplotlib) or wires sliders (ipywidgets).
+
+==========================  ===========================================================
+``plotting``                the seed page's figure template, ``plot_*`` blocks, style,
+                            colours and ``save_figure``
+``figures``                 the seed page's figures and the registry of all figures
+``learned_figures``         figures of a trained model, scored against the exact one
+``explorer``                the slider machinery: knobs, a blitted Agg figure, widgets
+``widgets``                 explorers of the exact flow and the inductive step
+``learned_widgets``         explorers that train a model and sample from one
+==========================  ===========================================================
+
+Nothing outside this package imports matplotlib or ipywidgets (a test checks it), so
+``import cmtoy`` stays light; import these modules explicitly.
+"""
