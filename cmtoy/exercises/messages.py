@@ -18,7 +18,9 @@ WIDTH = 88  # message lines are wrapped at this many characters, between words
 
 
 def close(got, want, rtol, atol):
-    """Whether two tuples of arrays agree, shape for shape (NaN agrees with NaN)."""
+    """Whether two tuples of arrays agree, shape for shape (NaN agrees with NaN; None agrees with nothing)."""
+    if got is None or want is None:
+        return False
     return all(g.shape == w.shape and np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True)
                for g, w in zip(got, want))
 
