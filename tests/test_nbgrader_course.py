@@ -165,3 +165,18 @@ def test_release_notebook_runs_and_each_check_says_not_yet(path):
         assert not [out for out in cell.outputs if out.output_type == "error"], cell.source
         text = "".join(out.get("text", "") for out in cell.outputs if out.output_type == "stream")
         assert ": NOT YET" in text and "not implemented yet" in flat(text), (cell.source, text)
+
+
+def test_readme_points_at_the_course_as_it_is():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Classroom exercises"):readme.index("\n## ", readme.index("## Classroom exercises") + 1)]
+    table = re.findall(r"^\| (\d\d_\w+) \|", section, flags=re.M)
+    assert table == ASSIGNMENTS
+    paths = re.findall(r"`((?:notebooks/exercises/)?release/[\w/]+\.ipynb)`", section)
+    assert paths
+    for path in paths:
+        assert (EXERCISES / path.removeprefix("notebooks/exercises/")).is_file(), path
+    for name in ("nbgrader_config.py", "source/<exercise>/<exercise>.ipynb", "generate_assignment", "autograde",
+                 "generate_feedback", "export", "submit"):
+        assert name in section
+    assert "solutions/" not in section and "fill.py" not in section
