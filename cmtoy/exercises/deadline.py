@@ -10,7 +10,8 @@ the thread the checker runs in:
 - any other thread (JupyterLab can run code on a second kernel thread; signals only
   reach the main thread): a trace function (``sys.settrace``) that looks at the clock
   on every line the student's Python code executes. It slows the student's code while
-  it runs, and only this thread is traced.
+  it runs, only this thread is traced, and a debugger's trace function on this thread is
+  set aside for the call and restored after it.
 
 Both stop a Python loop that never ends (``while True: pass``). Neither can interrupt a
 single call into compiled code (one enormous NumPy operation): it is stopped when it

@@ -61,7 +61,10 @@ def describe(value, limit=3):
 
 
 def shape_hint(got, want, outputs):
-    """What is wrong with the shapes of the student's outputs, or None when they are right."""
+    """What is wrong with the shapes of the student's outputs, or None when they are right.
+
+    got, want: tuples of arrays, one per name in ``outputs`` (the student's, the reference's).
+    """
     shapes, wanted = [g.shape for g in got], [w.shape for w in want]
     if shapes == wanted:
         return None
@@ -113,7 +116,10 @@ def order_hint(answers, want, outputs, rtol, atol):
 
 
 def difference(got, want):
-    """Where two same-shaped arrays differ most, and whether the gap is a sign or a factor."""
+    """Where two same-shaped arrays differ most, and whether the gap is a sign or a factor.
+
+    got, want: [*shape], the same shape.
+    """
     gap = np.abs(got - want) / (1e-9 + np.abs(want))
     i = np.unravel_index(np.argmax(gap), want.shape)
     where = f" at index {tuple(int(j) for j in i)}" if want.ndim else ""
