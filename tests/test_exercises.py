@@ -1,17 +1,23 @@
 """Classroom exercises: reference solutions pass, stubs and common mistakes get the right message.
 
-For every exercise: the reference solution in notebooks/exercises/solutions/ passes its
-checker; the stub exactly as a student finds it in the notebook fails with "not
-implemented"; deliberately wrong variants are caught with the matching hint; an
-exception in student code is reported with the input that raised it. The notebooks
-execute headless with the solutions substituted (fill.py), and every check in them passes.
+The nbgrader source notebooks in notebooks/exercises/source/ are the single source of
+truth: their solution cells (between nbgrader's solution markers) are the reference
+solutions, and the stubs are the solution cells of the released student notebooks in
+notebooks/exercises/release/ (tests/test_nbgrader_course.py keeps those in sync with
+nbgrader). For every exercise: the reference solution passes its checker; the stub
+exactly as a student finds it fails with "not implemented"; deliberately wrong variants
+are caught with the matching hint; an exception in student code is reported with the
+input that raised it; a function that never returns is stopped; a scalar or wrongly
+shaped answer gets a hint. The source notebooks execute headless and every check passes.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import ast
 import os
 import pathlib
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -21,11 +27,15 @@ from cmtoy.exercises import (
     check_linear_silu_backward, check_marginal_pdf, check_multistep_sample, check_parametrize,
     check_posterior_mean, check_velocity, linear_silu_forward, numerical_gradient,
 )
+from cmtoy.exercises.checking import TIME_LIMIT
+from cmtoy.exercises.messages import WIDTH, wrap
+
+nbformat = pytest.importorskip("nbformat")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXERCISES = ROOT / "notebooks" / "exercises"
-SOLUTIONS = EXERCISES / "solutions"
-NOTEBOOKS = sorted(EXERCISES.glob("*.ipynb"))
+SOURCES = sorted((EXERCISES / "source").glob("*/*.ipynb"))
+RELEASES = sorted((EXERCISES / "release").glob("*/*.ipynb"))
 
 CHECKERS = {
     "interpolate": check_interpolate, "marginal_pdf": check_marginal_pdf,
@@ -37,33 +47,40 @@ CHECKERS = {
 }
 
 
-def load(path):
-    spec = importlib.util.spec_from_file_location(f"solution_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def solution_cells(nb):
+    """The code cells a student fills in: nbgrader solution cells (also tagged ``exercise``)."""
+    return [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
 
 
-FILL = load(SOLUTIONS / "fill.py")
-SOLVED = {}  # function name -> reference solution
-for _path in sorted(SOLUTIONS.glob("0*.py")):
-    _module = load(_path)
-    SOLVED.update({name: getattr(_module, name) for name in CHECKERS if hasattr(_module, name)})
+def defined_functions(source):
+    """Names of the top-level functions a piece of code defines, in order."""
+    return [node.name for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)]
+
+
+def functions_of(path):
+    """{name: function} defined by a notebook's solution cells, run after its first (imports) cell."""
+    nb = nbformat.read(path, as_version=4)
+    namespace = {}
+    imports = next(c for c in nb.cells if c.cell_type == "code")
+    exec(compile(imports.source, f"<{path.name}: imports>", "exec"), namespace)
+    found = {}
+    for cell in solution_cells(nb):
+        exec(compile(cell.source, f"<{path.name}>", "exec"), namespace)
+        found.update({name: namespace[name] for name in defined_functions(cell.source)})
+    return found
+
+
+def flat(message):
+    """The message with its line wrapping undone, for substring checks."""
+    return " ".join(message.split())
+
+
+SOLVED = {name: fn for path in SOURCES for name, fn in functions_of(path).items()}
 
 
 def stubs():
     """(notebook, function name, stub function) for every exercise cell, as a student finds it."""
-    try:
-        import nbformat
-    except ImportError:  # the notebook tests skip themselves; nothing to collect here
-        return []
-    found = []
-    for path in NOTEBOOKS:
-        for cell in FILL.exercise_cells(nbformat.read(path, as_version=4)):
-            namespace = {"np": np}
-            exec(compile(cell.source, f"<{path.name}>", "exec"), namespace)
-            found += [(path.name, name, namespace[name]) for name in FILL.defined_functions(cell.source)]
-    return found
+    return [(path.name, name, fn) for path in RELEASES for name, fn in functions_of(path).items()]
 
 
 # -- solutions pass, stubs fail helpfully -----------------------------------------------------
@@ -77,21 +94,22 @@ def test_reference_solution_passes(name):
     assert result.kind == "pass" and "agree" in result.message
 
 
-def test_every_checker_has_a_stub_in_a_notebook():
+def test_every_checker_has_a_solution_and_a_stub():
+    assert len(SOURCES) == len(RELEASES) == 6
+    assert sorted(SOLVED) == sorted(CHECKERS)
     assert sorted(name for _, name, _ in stubs()) == sorted(CHECKERS)
-    assert len(NOTEBOOKS) >= 6
 
 
 @pytest.mark.parametrize("notebook, name, stub", stubs(), ids=lambda v: v if isinstance(v, str) else "")
 def test_unfilled_stub_fails_with_a_helpful_message(notebook, name, stub):
     result = CHECKERS[name](stub, quiet=True)
     assert not result.passed and result.kind == "stub"
-    assert "not implemented yet" in result.message and "NotImplementedError" in result.message
+    assert "not implemented yet" in flat(result.message) and "NotImplementedError" in result.message
 
 
 def test_a_stub_returning_none_is_told_to_return(capsys):
     result = check_marginal_pdf(lambda t, x, mixture, schedule: None)
-    assert not result.passed and "returned None" in result.message and "return" in result.message
+    assert not result.passed and "returned None" in flat(result.message) and "return" in result.message
     assert "check_marginal_pdf: NOT YET" in capsys.readouterr().out  # printed, not only returned
 
 
@@ -101,7 +119,7 @@ def test_student_exception_is_reported_with_its_input():
 
     result = check_posterior_mean(posterior_mean, quiet=True)
     assert not result.passed and result.kind == "error"
-    assert "raised KeyError" in result.message and "'missing'" in result.message
+    assert "raised KeyError" in flat(result.message) and "'missing'" in result.message
     assert "t = 0" in result.message  # the input that triggered it
     assert "posterior_mean" in result.message  # the student's own frame, with its line
     assert "checking.py" not in result.message  # and not the checker's frames
@@ -113,7 +131,7 @@ def test_result_renders_in_jupyter_and_as_text():
     assert "passed" in good._repr_html_() and "not yet" in bad._repr_html_()
     assert str(bad).startswith("check_interpolate: NOT YET") and bad.message in str(bad)
     assert repr(good) == "CheckResult(name='check_interpolate', passed=True)"
-    assert "pass your function" in check_velocity(42, quiet=True).message
+    assert "pass your function" in flat(check_velocity(42, quiet=True).message)
 
 
 # -- wrong variants get the matching hint ----------------------------------------------------
@@ -233,13 +251,14 @@ WRONG = [
 def test_wrong_variant_gets_the_matching_hint(name, wrong, hint):
     result = CHECKERS[name](wrong, quiet=True)
     assert not result.passed and result.kind == "hint", result.message
-    assert hint in result.message, result.message
+    assert hint in flat(result.message), result.message
+    assert_short(result.message)
 
 
 def test_unrecognised_wrong_answer_gets_the_worst_point_and_factor():
     result = check_marginal_pdf(lambda t, x, m, s: 1.01 * SOLVED["marginal_pdf"](t, x, m, s), quiet=True)
     assert not result.passed and result.kind == "mismatch"
-    assert "largest difference" in result.message and "times 1.01" in result.message
+    assert "largest difference" in result.message and "times 1.01" in flat(result.message)
 
 
 def test_sampler_with_another_draw_order_passes_in_distribution():
@@ -251,9 +270,149 @@ def test_sampler_with_another_draw_order_passes_in_distribution():
         return x_0
 
     result = check_multistep_sample(reversed_draws, quiet=True)
-    assert result.passed and "distribution matches" in result.message
+    assert result.passed and "distribution matches" in flat(result.message)
     one_step_only = check_multistep_sample(lambda f, rng, n, times, sch: f(1.0, rng.standard_normal(n)), quiet=True)
-    assert not one_step_only.passed and "use every time" in one_step_only.message
+    assert not one_step_only.passed and "use every time" in flat(one_step_only.message)
+
+
+def assert_short(message):
+    """A few lines of at most WIDTH characters (a longer line is one unbreakable word), no array dump."""
+    lines = message.splitlines()
+    assert all(len(line) <= WIDTH or len(line.split()) == 1 for line in lines), message
+    assert len(lines) <= 12, message
+
+
+# -- the classroom issue: specific hints, short messages --------------------------------------------
+
+
+def _marginal_without_weights(t, x, mixture, schedule):
+    a, s = schedule.alpha(t), schedule.sigma(t)
+    v = a * a * mixture.stds**2 + s * s
+    x = np.asarray(x)[:, None]
+    return np.sum(np.exp(-0.5 * (x - a * mixture.means) ** 2 / v) / np.sqrt(2 * np.pi * v), axis=1)
+
+
+def _backward_without_transpose_in_d_x(x, W, b, d_y):
+    h = x @ W + b
+    s = 0.5 * (1 + np.tanh(0.5 * h))
+    d_h = d_y * s * (1 + h * (1 - s))
+    d_x = d_h @ W  # the mistake: W, not W.T
+    return d_x, x.T @ d_h, d_h.sum(axis=0)
+
+
+def test_marginal_without_the_weights_gets_the_weights_hint():
+    result = check_marginal_pdf(_marginal_without_weights, quiet=True)
+    assert result.kind == "hint" and "mixture weights are missing" in flat(result.message), result.message
+    assert_short(result.message)
+
+
+def test_missing_transpose_in_d_x_gets_a_transpose_hint_not_a_raw_matmul_error():
+    result = check_linear_silu_backward(_backward_without_transpose_in_d_x, quiet=True)
+    assert not result.passed
+    assert "check the transpose of W in d_x" in flat(result.message), result.message
+    assert "d_x = d_h @ W" in result.message  # the student's own line is still shown
+    assert_short(result.message)
+
+
+def test_gradients_in_the_wrong_order_are_named():
+    reordered = _backward_with(lambda d_x, d_W, d_b, *_: (d_W, d_x, d_b))
+    result = check_linear_silu_backward(reordered, quiet=True)
+    assert result.kind == "hint", result.message
+    assert "you returned (d_W, d_x, d_b): return them in the order (d_x, d_W, d_b)" in flat(result.message)
+    assert_short(result.message)
+
+
+def test_messages_summarise_arrays():
+    result = check_linear_silu_backward(_backward_with(lambda d_x, d_W, d_b, *_: (1.5 * d_x, d_W, d_b)), quiet=True)
+    assert not result.passed
+    assert "array of shape (4, 3): [" in result.message and ", ...]" in result.message
+    assert_short(result.message)
+
+
+def test_wrap_breaks_lines_between_words_only():
+    text = ("Hint: " + "a_very_long_identifier_that_must_not_be_split " * 3 + "and many short words " * 9
+            + "\n  an indented second line " + "word " * 30)
+    wrapped = wrap(text)
+    assert wrapped.split() == text.split()  # the same words, none cut in two
+    assert all(len(line) <= WIDTH for line in wrapped.splitlines())
+    assert wrap(wrapped) == wrapped
+    assert all(line.startswith("  ") for line in wrapped.splitlines()[-3:])  # the indent is kept
+
+
+# -- the bad-input issue: time limits, scalars and wrong shapes ------------------------------------
+
+
+def _never_returns(*args):
+    while True:
+        pass
+
+
+@pytest.mark.parametrize("name", sorted(CHECKERS))
+def test_a_function_that_never_returns_is_stopped(name):
+    start = time.monotonic()
+    result = CHECKERS[name](_never_returns, quiet=True, time_limit=0.3)
+    assert time.monotonic() - start < 3.0
+    assert not result.passed and result.kind == "timeout"
+    assert "took longer than 0.3 s" in flat(result.message) and "loop that never ends" in flat(result.message)
+
+
+def test_the_default_time_limit_stops_a_loop_within_seconds():
+    start = time.monotonic()
+    result = check_velocity(_never_returns, quiet=True)
+    assert TIME_LIMIT - 0.5 < time.monotonic() - start < TIME_LIMIT + 3.0
+    assert f"took longer than {TIME_LIMIT:g} s" in flat(result.message)
+
+
+def test_the_time_limit_works_off_the_main_thread_and_through_except_exception():
+    def stubborn(x_0, x_1, t, schedule):
+        while True:
+            try:
+                pass
+            except Exception:  # a student's catch-all must not swallow the time limit
+                pass
+
+    results = []
+    thread = threading.Thread(target=lambda: results.append(check_interpolate(stubborn, quiet=True, time_limit=0.3)))
+    thread.start()
+    thread.join(timeout=5.0)
+    assert not thread.is_alive() and results[0].kind == "timeout", results
+    assert check_interpolate(SOLVED["interpolate"], quiet=True).passed  # no trace or alarm left behind
+
+
+def _returning(value):
+    return lambda *args: value
+
+
+BAD_RETURNS = ([(name, 0.5, "single number") for name in sorted(CHECKERS) if name not in ("ct_loss", "linear_silu_backward")]
+               + [(name, np.zeros((2, 3)), "expected an array of shape") for name in sorted(CHECKERS)
+                  if name not in ("ct_loss", "linear_silu_backward")]
+               + [("ct_loss", np.zeros(8), "the answer is a single number"),
+                  ("linear_silu_backward", 0.5, "should return 3 arrays"),
+                  ("linear_silu_backward", (0.5, 0.5, 0.5), "d_x: you returned a single number"),
+                  ("linear_silu_backward", (np.zeros(3),) * 3, "d_W: expected an array of shape")])
+
+
+@pytest.mark.parametrize("name, value, hint", BAD_RETURNS,
+                         ids=[f"{n}-{np.shape(v)}" for n, v, _ in BAD_RETURNS])
+def test_scalar_or_wrong_shape_gets_a_hint(name, value, hint):
+    result = CHECKERS[name](_returning(value), quiet=True)
+    assert not result.passed and result.kind in ("hint", "error"), result.message
+    assert hint in flat(result.message), result.message
+    assert "IndexError" not in result.message
+    assert_short(result.message)
+
+
+def test_checkers_take_a_grading_seed_and_reject_a_bad_one():
+    hidden = check_marginal_pdf(SOLVED["marginal_pdf"], quiet=True, seed=2024)
+    assert hidden.passed and "agree" in hidden.message
+    wrong = check_marginal_pdf(_marginal_without_weights, quiet=True, seed=2024)
+    assert "mixture weights are missing" in flat(wrong.message) and "seed 2024" in flat(wrong.message)
+    visible = check_marginal_pdf(_marginal_without_weights, quiet=True)
+    assert "seed 2024" not in flat(visible.message)
+    with pytest.raises(ValueError, match="seed"):
+        check_marginal_pdf(SOLVED["marginal_pdf"], quiet=True, seed=-1)
+    with pytest.raises(ValueError, match="time_limit"):
+        check_marginal_pdf(SOLVED["marginal_pdf"], quiet=True, time_limit=0)
 
 
 # -- the checker's own references --------------------------------------------------------------
@@ -314,36 +473,47 @@ def test_backward_solution_agrees_with_cmtoy_mlp():
     np.testing.assert_allclose(d_b, grads.b[0], rtol=1e-12, atol=1e-15)
 
 
-# -- the notebooks --------------------------------------------------------------------------------
+# -- the notebooks ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_exercise_notebook_is_clean_and_has_its_solution(path):
-    nbformat = pytest.importorskip("nbformat")
+@pytest.mark.parametrize("path", SOURCES + RELEASES, ids=[f"{p.parents[1].name}-{p.stem}" for p in SOURCES + RELEASES])
+def test_exercise_notebook_is_committed_clean(path):
+    """No outputs, so that a student's `git pull` never conflicts with a run notebook."""
     nb = nbformat.read(path, as_version=4)
     assert nb.cells[0].cell_type == "markdown" and "$" in nb.cells[0].source  # the idea, with equations
     assert nb.metadata["kernelspec"]["name"] == "python3"
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert not cell.outputs and cell.execution_count is None, f"{path.name}: clear outputs before committing"
-    tagged = FILL.exercise_cells(nb)
-    assert tagged and all("raise NotImplementedError" in cell.source for cell in tagged)
-    source = "".join(cell.source for cell in nb.cells)
-    assert all(f"check_{n}({n})" in source for c in tagged for n in FILL.defined_functions(c.source))
-    FILL.fill(nb, SOLUTIONS / f"{path.stem}.py")  # every exercise cell has a solution (KeyError otherwise)
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_exercise_notebook_executes_with_solutions(path):
-    nbformat = pytest.importorskip("nbformat")
+@pytest.mark.parametrize("path", SOURCES, ids=[p.stem for p in SOURCES])
+def test_source_notebook_has_solutions_checks_and_graded_cells(path):
+    nb = nbformat.read(path, as_version=4)
+    cells = solution_cells(nb)
+    assert cells and all("exercise" in c.metadata.get("tags", []) for c in cells)
+    assert all("### BEGIN SOLUTION" in c.source and "### END SOLUTION" in c.source for c in cells)
+    names = [n for c in cells for n in defined_functions(c.source)]
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    for n in names:
+        assert f"check_{n}({n})" in code  # the visible check a student runs
+        [test] = [c for c in graded if c.metadata["nbgrader"]["grade_id"] == f"test_{n}"]
+        assert test.metadata["nbgrader"]["points"] > 0 and test.metadata["nbgrader"]["locked"]
+        assert f"result = check_{n}({n}, quiet=True)\nassert result.passed, result.message" in test.source
+        assert "### BEGIN HIDDEN TESTS" in test.source and "seed=" in test.source
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=[p.stem for p in SOURCES])
+def test_source_notebook_executes_and_every_check_passes(path):
     nbclient = pytest.importorskip("nbclient")
-    nb = FILL.fill(nbformat.read(path, as_version=4), SOLUTIONS / f"{path.stem}.py")
+    nb = nbformat.read(path, as_version=4)
     env = dict(os.environ, MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}}).execute(env=env)
     outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
-    assert not [out for out in outputs if out.output_type == "error"]
+    assert not [out for out in outputs if out.output_type == "error"]  # graded cells pass too
     text = "".join(out.get("text", "") for out in outputs if out.output_type == "stream")
     n_checks = sum(cell.source.startswith("check_") for cell in nb.cells if cell.cell_type == "code")
     assert n_checks >= 1 and text.count(": PASSED") == n_checks, text

@@ -7,7 +7,10 @@ seeded random inputs, prints a short verdict and returns a :class:`CheckResult`
 a specific hint where the checker recognises a common mistake (a wrong sign, a missing
 alpha_t or sigma_t, a transposed matrix, an off-by-one time, a broken boundary
 condition); an exception in the student's code is reported with the input that raised
-it. Pass ``quiet=True`` to get the result without printing.
+it; a function that runs past ``time_limit`` seconds is stopped with a message saying so.
+Pass ``quiet=True`` to get the result without printing (nbgrader's graded cells assert
+``check_*(fn, quiet=True).passed``), and ``seed=`` an int to run other random inputs and
+mixtures than the ones a class sees (the hidden grading tests).
 
 =====  =========================================  ==========================================
  ex.    the student writes                         checker

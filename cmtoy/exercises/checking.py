@@ -9,10 +9,15 @@ the student's function on every case and returns a :class:`CheckResult`:
 - the function raised: the exception type and message, the input that triggered it and
   the last lines of the student's own traceback (never cmtoy's frames);
 - the stub is not filled in (``NotImplementedError`` or ``None`` returned): says so;
+- the function ran past the checker's time limit: stopped, and says so (see :mod:`.deadline`);
+- a scalar or wrongly shaped answer, or several outputs in the wrong order: a hint naming
+  the expected shapes (the comparisons below only ever see the right shapes);
 - the answers agree with a known mistake on every case: that mistake's hint;
 - otherwise: the first wrong case, the value expected and the value returned.
 
 Nothing here raises for a wrong answer: a student sees a message, not a stack trace.
+Messages stay short (arrays are summarised by their shape and first entries) and are
+wrapped between words, so that a notebook never breaks a word across lines.
 """
 
 from __future__ import annotations
@@ -25,9 +30,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["CheckResult", "Case", "Mistake", "run_cases", "fail", "describe", "report", "standard_settings"]
+from .deadline import StudentClock, TimeLimitExceeded
+from .messages import close, describe, difference, order_hint, shape_hint, shorten, wrap
+
+__all__ = ["CheckResult", "Case", "Mistake", "run_cases", "fail", "describe", "report", "standard_settings",
+           "TIME_LIMIT"]
 
 _THIS_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+TIME_LIMIT = 5.0  # seconds the student's function may take in one checker call, over all its cases
 
 
 @dataclass(frozen=True)
@@ -37,7 +47,10 @@ class CheckResult:
     name: str  # the checker, e.g. "check_marginal_pdf"
     passed: bool  # True when every case agreed with the reference
     message: str  # the pass summary, or what went wrong and a hint
-    kind: str = "pass"  # "pass", "stub", "error" (raised or bad return), "hint" or "mismatch"
+    kind: str = "pass"  # "pass", "stub", "error" (raised or bad return), "timeout", "hint" or "mismatch"
+
+    def __post_init__(self):
+        object.__setattr__(self, "message", wrap(self.message))  # frozen: set once, here
 
     def __str__(self):
         mark = "PASSED" if self.passed else "NOT YET"
@@ -76,20 +89,6 @@ class Mistake:
     answer: Callable
 
 
-def describe(value, limit=6):
-    """A short readable form of an input or output value for a message."""
-    if callable(value) and not isinstance(value, np.ndarray):
-        return getattr(value, "__name__", type(value).__name__)
-    arr = np.asarray(value) if isinstance(value, (list, tuple, np.ndarray, float, int)) else None
-    if arr is None or arr.dtype == object:
-        return repr(value)
-    if arr.ndim == 0:
-        return f"{float(arr):.6g}"
-    flat = ", ".join(f"{v:.4g}" for v in arr.ravel()[:limit])
-    more = ", ..." if arr.size > limit else ""
-    return f"array of shape {arr.shape}: [{flat}{more}]"
-
-
 def _as_outputs(value, n_outputs):
     """The student's return value as a tuple of float arrays, or a str saying why not."""
     if value is None:
@@ -112,17 +111,14 @@ def _mistaken_answer(mistake, case, n_outputs):
     return None if isinstance(answer, str) else answer
 
 
-def _close(got, want, rtol, atol):
-    if got is None or want is None:
-        return False
-    return all(g.shape == w.shape and np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True)
-               for g, w in zip(got, want))
+def _student_frames(exc):
+    """The traceback frames of the student's code (not cmtoy's checker frames)."""
+    return [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_THIS_PACKAGE)]
 
 
 def _student_traceback(exc, max_frames=3):
-    """The last frames of the traceback that are not cmtoy's checker frames."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_THIS_PACKAGE)]
-    return "".join(traceback.format_list(frames[-max_frames:])).rstrip()
+    """The last frames of the traceback that are the student's."""
+    return "".join(traceback.format_list(_student_frames(exc)[-max_frames:])).rstrip()
 
 
 def fail(name, message, kind="error"):
@@ -135,7 +131,7 @@ def _inputs(case):
 
 
 def run_cases(name, fn, cases, mistakes=(), outputs=("value",), rtol=1e-6, atol=1e-9, summary="",
-              diagnose=None):
+              diagnose=None, diagnose_error=None, time_limit=TIME_LIMIT):
     """Run ``fn`` on every case and return the verdict (never raises for a wrong answer).
 
     Parameters
@@ -159,46 +155,63 @@ def run_cases(name, fn, cases, mistakes=(), outputs=("value",), rtol=1e-6, atol=
         the answers themselves (e.g. a broken boundary condition), tried after the
         mistakes. ``answers`` holds one tuple of arrays per case, ``wrong`` the indices
         of the wrong cases.
+    diagnose_error : callable, optional
+        ``diagnose_error(exc, frames) -> str or None``: a hint for an exception the
+        student's code raised (``frames``: the student's traceback frames, innermost last).
+    time_limit : float
+        Seconds the student's function may take over all cases together.
     """
     if not callable(fn):
         return fail(name, f"pass your function itself to {name}, got {describe(fn)}")
+    clock = StudentClock(time_limit)
+    want = [_as_outputs(case.expected, len(outputs)) for case in cases]
     answers = []
-    for case in cases:
+    for case, expected in zip(cases, want):
         try:
             with np.errstate(all="ignore"):
                 # copies: a function that updates its inputs in place must not change the case
-                value = fn(*(a.copy() if isinstance(a, np.ndarray) else a for a in case.args))
+                value = clock.call(fn, *(a.copy() if isinstance(a, np.ndarray) else a for a in case.args))
+        except TimeLimitExceeded:
+            return fail(name, f"your function took longer than {time_limit:g} s and was stopped, on the case "
+                              f"'{case.label}' with {_inputs(case)}. Is there a loop that never ends "
+                              "(a `while` whose condition never changes)?", "timeout")
         except NotImplementedError:
             return fail(name, f"{getattr(fn, '__name__', 'the function')} is not implemented yet: "
                               "replace `raise NotImplementedError` by your code.", "stub")
         except Exception as exc:  # the student's bug: report it with the input that caused it
-            return fail(name, f"your function raised {type(exc).__name__}: {exc}\n"
-                              f"on the case '{case.label}' with {_inputs(case)}\n"
-                              f"{_student_traceback(exc)}")
+            hint = diagnose_error(exc, _student_frames(exc)) if diagnose_error is not None else None
+            return fail(name, (f"Hint: {hint}\n" if hint else "")
+                        + f"your function raised {type(exc).__name__}: {shorten(str(exc), 200)}\n"
+                          f"on the case '{case.label}' with {_inputs(case)}\n{_student_traceback(exc)}")
         got = _as_outputs(value, len(outputs))
         if isinstance(got, str):
             kind = "stub" if value is None else "error"
             return fail(name, f"{got}\n(case '{case.label}' with {_inputs(case)})", kind)
+        bad_shape = shape_hint(got, expected, outputs)
+        if bad_shape:
+            return fail(name, f"Hint: {bad_shape}\n(case '{case.label}' with {_inputs(case)})", "hint")
         answers.append(got)
 
-    want = [_as_outputs(case.expected, len(outputs)) for case in cases]
-    wrong = [i for i, (g, w) in enumerate(zip(answers, want)) if not _close(g, w, rtol, atol)]
+    wrong = [i for i, (g, w) in enumerate(zip(answers, want)) if not close(g, w, rtol, atol)]
     if not wrong:
         return CheckResult(name, True, f"all {len(cases)} cases agree with cmtoy's reference{summary}.")
 
     first = cases[wrong[0]]
     where = f"(first seen on the case '{first.label}' with {_inputs(first)})"
+    order = order_hint([answers[i] for i in wrong], [want[i] for i in wrong], outputs, rtol, atol)
+    if order:
+        return fail(name, f"Hint: {order}\n{where}", "hint")
     with np.errstate(all="ignore"):
         mistaken = [[_mistaken_answer(m, cases[i], len(outputs)) for i in wrong] for m in mistakes]
     for mistake, theirs in zip(mistakes, mistaken):
-        if all(_close(answers[i], their, rtol, atol) for i, their in zip(wrong, theirs)):
+        if all(close(answers[i], their, rtol, atol) for i, their in zip(wrong, theirs)):
             return fail(name, f"Hint: {mistake.hint}\n{where}", "hint")
     # several outputs: one hint per wrong output, where a mistake explains that output alone
     hints = []
     for j, out in enumerate(outputs if len(outputs) > 1 else ()):
-        bad = [k for k, i in enumerate(wrong) if not _close(answers[i][j:j + 1], want[i][j:j + 1], rtol, atol)]
+        bad = [k for k, i in enumerate(wrong) if not close(answers[i][j:j + 1], want[i][j:j + 1], rtol, atol)]
         for mistake, theirs in zip(mistakes, mistaken):
-            if bad and all(theirs[k] is not None and _close(answers[wrong[k]][j:j + 1], theirs[k][j:j + 1],
+            if bad and all(theirs[k] is not None and close(answers[wrong[k]][j:j + 1], theirs[k][j:j + 1],
                                                             rtol, atol) for k in bad):
                 hints.append(f"Hint ({out}): {mistake.hint}")
                 break
@@ -216,30 +229,12 @@ def _mismatch(case, got, want, outputs, n_wrong, n_cases):
              f"'{case.label}' with {_inputs(case)}:"]
     for out, g, w in zip(outputs, got, want):
         label = "" if len(outputs) == 1 else f"{out}: "
-        if g.shape != w.shape:
-            lines.append(f"  {label}expected an array of shape {w.shape}, got shape {g.shape}")
-        elif not np.all(np.isfinite(g)) and np.all(np.isfinite(w)):
+        if not np.all(np.isfinite(g)) and np.all(np.isfinite(w)):
             lines.append(f"  {label}your answer contains NaN or inf where the reference is finite: "
                          f"got {describe(g)}")
         elif not np.allclose(g, w, rtol=1e-6, atol=1e-9):
-            lines.append(f"  {label}{_difference(g, w)}")
+            lines.append(f"  {label}{difference(g, w)}")
     return "\n".join(lines)
-
-
-def _difference(got, want):
-    """Where two same-shaped arrays differ most, and whether the gap is a sign or a factor."""
-    gap = np.abs(got - want) / (1e-9 + np.abs(want))
-    i = np.unravel_index(np.argmax(gap), want.shape)
-    where = f" at index {tuple(int(j) for j in i)}" if want.ndim else ""
-    text = f"largest difference{where}: expected {want[i]:.6g}, got {got[i]:.6g}"
-    big = np.abs(want) > 1e-6 * np.abs(want).max() if want.size and np.abs(want).max() > 0 else None
-    if big is not None and np.any(big):
-        ratio = got[big] / want[big]
-        if np.ptp(ratio) < 1e-6 * np.abs(ratio).mean() and abs(ratio.mean() + 1) < 1e-6:
-            text += "\n  your answer is the reference with the opposite sign: check the signs."
-        elif np.ptp(ratio) < 1e-6 * np.abs(ratio).mean():
-            text += f"\n  your answer is the reference times {ratio.mean():.6g} here: a missing or extra factor?"
-    return text
 
 
 def report(result, quiet):
@@ -249,20 +244,47 @@ def report(result, quiet):
     return result
 
 
-def standard_settings():
+def standard_settings(seed=None):
     """The (label, mixture, schedule) triples every exact-math checker runs through.
 
-    The seed mixture (narrow, unequal modes), a three-component mixture with unequal
-    widths, and a single broad Gaussian; each under the linear and the cosine schedule.
+    seed : None or int
+        None: the seed mixture (narrow, unequal modes), a three-component mixture with
+        unequal widths and a single broad Gaussian, the settings a class sees. An int:
+        three other mixtures drawn from that seed (three, two and one components), for
+        grading tests a student has not seen.
+
+    Each mixture comes under the linear and the cosine schedule (mixture by mixture).
     """
     from ..schedules import CosineSchedule, LinearSchedule
     from ..targets import SEED_MIXTURE, GaussianMixture
 
-    mixtures = {
-        "seed mixture": SEED_MIXTURE,
-        "three-mode mixture": GaussianMixture(means=[-2.0, 0.5, 3.0], stds=[0.3, 0.05, 1.0],
-                                              weights=[0.3, 0.5, 0.2]),
-        "one Gaussian": GaussianMixture(means=[0.7], stds=[1.3]),
-    }
+    if seed is None:
+        mixtures = {
+            "seed mixture": SEED_MIXTURE,
+            "three-mode mixture": GaussianMixture(means=[-2.0, 0.5, 3.0], stds=[0.3, 0.05, 1.0],
+                                                  weights=[0.3, 0.5, 0.2]),
+            "one Gaussian": GaussianMixture(means=[0.7], stds=[1.3]),
+        }
+    else:
+        rng = np.random.default_rng(check_seed(seed))
+        mixtures = {}
+        for k in (3, 2, 1):
+            mixture = GaussianMixture(means=np.sort(rng.uniform(-3.0, 3.0, k)), stds=rng.uniform(0.05, 1.0, k),
+                                      weights=rng.dirichlet(np.full(k, 2.0)))
+            mixtures[f"{k}-component mixture of seed {seed}"] = mixture
     return [(f"{label}, {schedule.name} schedule", mixture, schedule)
             for label, mixture in mixtures.items() for schedule in (LinearSchedule(), CosineSchedule())]
+
+
+def check_seed(seed):
+    """The seed as an int, or a ValueError naming it (seeds are non-negative ints or None)."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be None (the class's cases) or a non-negative int, got {seed!r}")
+    return int(seed)
+
+
+def case_rng(seed, default):
+    """The generator of a checker's random inputs: its own default seed, or the grader's ``seed``."""
+    return np.random.default_rng(default if check_seed(seed) is None else (default, int(seed)))

@@ -15,19 +15,21 @@ from __future__ import annotations
 import numpy as np
 
 from ..interpolant import Interpolant
-from .checking import Case, Mistake, report, run_cases, standard_settings
+from .checking import TIME_LIMIT, Case, Mistake, case_rng, report, run_cases, standard_settings
 
 __all__ = ["check_interpolate", "check_marginal_pdf"]
 
 
-def check_interpolate(interpolate, quiet=False):
+def check_interpolate(interpolate, quiet=False, seed=None, time_limit=TIME_LIMIT):
     """Check ``interpolate(x_0, x_1, t, schedule) -> x_t``.
 
     x_0, x_1: [n]; t: float or [n]; returns [n]. Prints and returns a CheckResult.
+    seed=None runs the cases a class sees; an int runs other random inputs and mixtures (for
+    hidden grading tests). ``time_limit``: seconds the function may take over all cases.
     """
-    rng = np.random.default_rng(1)
+    rng = case_rng(seed, 1)
     cases = []
-    for label, mixture, schedule in standard_settings()[:2]:
+    for label, mixture, schedule in standard_settings(seed)[:2]:
         x_0, x_1 = mixture.sample(rng, 5), rng.standard_normal(5)
         for t in (0.0, 1.0, 0.25, rng.uniform(0.05, 0.95, 5)):
             name = "random times" if np.ndim(t) else f"t = {t:g}"
@@ -46,7 +48,7 @@ def check_interpolate(interpolate, quiet=False):
         Mistake("wrong sign: x_t = alpha_t x_0 + sigma_t x_1 (plus, not minus).",
                 lambda x_0, x_1, t, sch: sch.alpha(t) * x_0 - sch.sigma(t) * x_1),
     ]
-    result = run_cases("check_interpolate", interpolate, cases, mistakes,
+    result = run_cases("check_interpolate", interpolate, cases, mistakes, time_limit=time_limit,
                        summary=" (t = 0 gives x_0, t = 1 gives x_1, linear and cosine schedules)")
     return report(result, quiet)
 
@@ -69,15 +71,17 @@ def _marginal_mistake(mean_of, var_of, weights_of=lambda mix: mix.weights, norm=
     return answer
 
 
-def check_marginal_pdf(marginal_pdf, quiet=False):
+def check_marginal_pdf(marginal_pdf, quiet=False, seed=None, time_limit=TIME_LIMIT):
     """Check ``marginal_pdf(t, x, mixture, schedule) -> p_t(x)``.
 
     t: float; x: [n]; returns [n]. Cases: t = 0 (the target), t = 1 (N(0, 1)), interior
     and random times, points far in the tails, three mixtures, two schedules.
+    seed=None runs the cases a class sees; an int runs other random inputs and mixtures (for
+    hidden grading tests). ``time_limit``: seconds the function may take over all cases.
     """
-    rng = np.random.default_rng(2)
+    rng = case_rng(seed, 2)
     cases = []
-    for label, mixture, schedule in standard_settings():
+    for label, mixture, schedule in standard_settings(seed):
         interp = Interpolant(mixture, schedule)
         x = np.concatenate([np.linspace(-4.0, 4.0, 17), [-40.0, 25.0], rng.normal(0.0, 2.0, 4)])
         for t in (0.0, 1.0, 0.5, float(rng.uniform(0.05, 0.95))):
@@ -102,13 +106,16 @@ def check_marginal_pdf(marginal_pdf, quiet=False):
                 _marginal_mistake(lambda a, s, mu: s * mu, lambda a, s, var: s * s * var + a * a)),
         Mistake("weight component k by the mixture weight w_k (mixture.weights), not equally.",
                 _marginal_mistake(m, v, lambda mix: np.full(mix.n_components, 1.0 / mix.n_components))),
+        Mistake("the mixture weights are missing: p_t(x) = sum_k w_k N(x; m_k, v_k), each component "
+                "weighted by w_k = mixture.weights[k] (without them p_t integrates to the number of "
+                "components, not to 1).", _marginal_mistake(m, v, lambda mix: np.ones(mix.n_components))),
         Mistake("the Gaussian density needs its normalisation 1 / sqrt(2 pi v_k).",
                 _marginal_mistake(m, v, norm=False)),
         Mistake("the Gaussian density is exp(-(x - m)^2 / (2 v)) / sqrt(2 pi v) with v the VARIANCE; "
                 "you used the standard deviation where the variance belongs.",
                 _marginal_mistake(m, lambda a, s, var: np.sqrt(a * a * var + s * s))),
     ]
-    result = run_cases("check_marginal_pdf", marginal_pdf, cases, mistakes, atol=1e-12,
+    result = run_cases("check_marginal_pdf", marginal_pdf, cases, mistakes, atol=1e-12, time_limit=time_limit,
                        summary=" (t = 0 is the target, t = 1 is N(0, 1); tails at x = -40 and 25; "
                                "three mixtures, linear and cosine schedules)")
     return report(result, quiet)

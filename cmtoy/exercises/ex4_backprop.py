@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checking import Case, Mistake, report, run_cases
+from .checking import TIME_LIMIT, Case, Mistake, case_rng, report, run_cases
 
 __all__ = ["check_linear_silu_backward", "linear_silu_forward", "numerical_gradient"]
 
@@ -78,14 +78,34 @@ def _mean_over_batch(x, W, b, d_y):
     return d_x, d_W / len(x), d_b / len(x)
 
 
-def check_linear_silu_backward(linear_silu_backward, quiet=False):
+def _matmul_hint(exc, frames):
+    """A hint for a matrix product with mismatched shapes: which transpose is missing.
+
+    NumPy's matmul raises ValueError("matmul: Input operand ... mismatch ..."); the
+    student's line that raised says which gradient was being computed.
+    """
+    if not isinstance(exc, ValueError) or "matmul" not in str(exc) and "not aligned" not in str(exc):
+        return None
+    line = frames[-1].line if frames else ""
+    shapes = "(x: [B, d_in], W: [d_in, d_out], d_h: [B, d_out])"
+    if "d_x" in line:
+        return f"check the transpose of W in d_x: d_x = d_h W^T, i.e. d_h @ W.T {shapes}."
+    if "d_W" in line:
+        return f"check the transpose of x in d_W: d_W = x^T d_h, i.e. x.T @ d_h {shapes}."
+    return f"a matrix product got mismatched shapes: check which factor needs a transpose {shapes}."
+
+
+def check_linear_silu_backward(linear_silu_backward, quiet=False, seed=None, time_limit=TIME_LIMIT):
     """Check ``linear_silu_backward(x, W, b, d_y) -> (d_x, d_W, d_b)`` by finite differences.
 
     Cases: rectangular and square W (a square W hides a transposition from the shapes),
     a batch of one, one input and one output, and pre-activations up to |h| ~ 40 where
-    the sigmoid saturates.
+    the sigmoid saturates. A matrix product with mismatched shapes in the student's code gets
+    a hint about the transpose it is missing.
+    seed=None runs the cases a class sees; an int runs other random inputs and shapes (for
+    hidden grading tests). ``time_limit``: seconds the function may take over all cases.
     """
-    rng = np.random.default_rng(7)
+    rng = case_rng(seed, 7)
     cases = []
     for label, (batch, d_in, d_out, scale) in {
         "rectangular W": (4, 3, 5, 1.0), "square W": (5, 4, 4, 1.0), "batch of one": (1, 2, 3, 1.0),
@@ -121,7 +141,8 @@ def check_linear_silu_backward(linear_silu_backward, quiet=False):
                 "belongs to the optimiser.", _backward_variant(scale=-1.0)),
     ]
     result = run_cases("check_linear_silu_backward", linear_silu_backward, cases, mistakes,
-                       outputs=("d_x", "d_W", "d_b"), rtol=1e-5, atol=1e-7,
+                       outputs=("d_x", "d_W", "d_b"), rtol=1e-5, atol=1e-7, diagnose_error=_matmul_hint,
+                       time_limit=time_limit,
                        summary=" (finite differences; rectangular and square W, batch of one, "
                                "saturated sigmoid)")
     return report(result, quiet)

@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..interpolant import Interpolant
-from .checking import Case, CheckResult, Mistake, report, run_cases, standard_settings
+from .checking import TIME_LIMIT, Case, CheckResult, Mistake, check_seed, report, run_cases, standard_settings
+from .deadline import StudentClock, TimeLimitExceeded
 
 __all__ = ["check_multistep_sample", "reference_multistep_sample"]
 
@@ -64,16 +65,17 @@ def _networks(interp):
     return {"exact f*": exact, "f* + 0.5 t": shifted}
 
 
-def _distribution_check(name, sampler, n=20_000, tolerance=0.03):
+def _distribution_check(name, sampler, time_limit, n=20_000, tolerance=0.03):
     """Pass if the student's samples have the reference's law (another draw order is fine)."""
     interp = Interpolant(standard_settings()[0][1], standard_settings()[0][2])
     times = (1.0, 0.6, 0.2)
-    lines = []
+    lines, clock = [], StudentClock(time_limit)
     for label, f in _networks(interp).items():
         try:
             with np.errstate(all="ignore"):
-                theirs = np.asarray(sampler(f, np.random.default_rng(123), n, times, interp.schedule), float)
-        except Exception:  # reported by the value check already
+                theirs = np.asarray(clock.call(sampler, f, np.random.default_rng(123), n, times, interp.schedule),
+                                    float)
+        except (Exception, TimeLimitExceeded):  # the value check's verdict stands
             return None
         ours = reference_multistep_sample(f, np.random.default_rng(456), n, times, interp.schedule)
         if theirs.shape != ours.shape:
@@ -86,23 +88,26 @@ def _distribution_check(name, sampler, n=20_000, tolerance=0.03):
                        "draws x_1 first, then one z per step), but their distribution matches:\n" + "\n".join(lines))
 
 
-def check_multistep_sample(multistep_sample, quiet=False):
+def check_multistep_sample(multistep_sample, quiet=False, seed=None, time_limit=TIME_LIMIT):
     """Check ``multistep_sample(f, rng, n, times, schedule) -> [n]``.
 
     f: callable (t, x) -> [n] (t a float or an array); rng: numpy.random.Generator;
     times: sequence starting at 1.0, decreasing. Cases: one step, two steps (the seed
     page's 1.0, 0.5), four steps, a batch of one, the exact f* and a deliberately wrong f.
+    seed=None runs the cases a class sees; an int runs other random inputs and mixtures (for
+    hidden grading tests). ``time_limit``: seconds the function may take over all cases.
     """
-    cases = []
-    for label, mixture, schedule in (standard_settings()[0], standard_settings()[3]):
+    cases, settings = [], standard_settings(seed)
+    first_seed = 10 if check_seed(seed) is None else 1000 * (seed + 1)
+    for label, mixture, schedule in (settings[0], settings[3]):
         interp = Interpolant(mixture, schedule)
         for f_label, f in _networks(interp).items():
             for times, n in (((1.0,), 6), ((1.0, 0.5), 6), ((1.0, 0.7, 0.4, 0.1), 6), ((1.0, 0.3), 1)):
-                seed = 10 + len(cases)
-                args = (f, seed, n, times, schedule)
+                case_seed = first_seed + len(cases)
+                args = (f, case_seed, n, times, schedule)
                 cases.append(Case(f"{len(times)} step(s), f = {f_label}, {label}", args,
                                   _with_seed(_sampler())(*args),
-                                  dict(f=f_label, rng=f"numpy.random.default_rng({seed})", n=n, times=times,
+                                  dict(f=f_label, rng=f"numpy.random.default_rng({case_seed})", n=n, times=times,
                                        schedule=schedule)))
     mistakes = [Mistake(hint, _with_seed(sampler)) for hint, sampler in [
         ("re-noise before every further step: x_tau = alpha_tau x_0 + sigma_tau z with fresh z; "
@@ -126,7 +131,8 @@ def check_multistep_sample(multistep_sample, quiet=False):
     ]]
     student = _with_seed(multistep_sample) if callable(multistep_sample) else multistep_sample
     result = run_cases("check_multistep_sample", student, cases, mistakes, rtol=1e-10, atol=1e-12,
-                       summary=" draw for draw (1, 2 and 4 steps, a batch of one, exact and wrong f, two settings)")
+                       summary=" draw for draw (1, 2 and 4 steps, a batch of one, exact and wrong f, two settings)",
+                       time_limit=time_limit)
     if result.kind == "mismatch":
-        result = _distribution_check(result.name, multistep_sample) or result
+        result = _distribution_check(result.name, multistep_sample, time_limit) or result
     return report(result, quiet)
