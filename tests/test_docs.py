@@ -1,8 +1,11 @@
 """The documentation's contracts: links resolve, every benchmark command names a script and
 options that exist, every table of numbers sits beside its command and holds numbers a
 benchmark printed, the README's first screen shows a newcomer where to start, its code map
-is the package's, and the docstring examples run as tests."""
+is the package's, the docstring examples run as tests, and the docstrings' cross-references
+(:func:`cmtoy.pairs.teacher_step`) name things that exist."""
 
+import importlib
+import inspect
 import re
 import subprocess
 import sys
@@ -187,3 +190,44 @@ def test_docstring_examples_pass_and_each_module_is_imported_once():
                     "cmtoy.viz.learned_widgets.sampling_times"):
         assert any(item.endswith("::" + example) for item in items), f"no doctest of {example}: {items}"
     assert lines["TWICE"] == "TWICE", f"collection imported a cmtoy file under two names: {lines['TWICE']}"
+
+
+CROSS_REFERENCE = re.compile(r":(func|class|mod|meth|data|attr):`~?([\w.]+)`")
+
+
+def resolve(target, module):
+    """The object a Sphinx-style cross-reference names, from ``module`` or the cmtoy package; None if none."""
+    parts = target.split(".")
+    starts = []
+    if parts[0] == "cmtoy":
+        for i in range(len(parts), 0, -1):
+            try:
+                starts.append((importlib.import_module(".".join(parts[:i])), parts[i:]))
+                break
+            except ImportError:
+                continue
+    else:
+        starts += [(module, parts), (importlib.import_module("cmtoy"), parts)]
+    for obj, rest in starts:
+        for attr in rest:
+            obj = getattr(obj, attr, None)
+        if obj is not None:
+            return obj
+    if len(parts) == 1:  # a bare :meth:`name`: a method of a class of the module
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if hasattr(cls, parts[0]):
+                return getattr(cls, parts[0])
+    return None
+
+
+def test_every_cross_reference_in_a_docstring_names_something_that_exists():
+    checked = 0
+    for path in sorted((ROOT / "cmtoy").rglob("*.py")):
+        if path.name == "__main__.py":  # runs the CLI when imported
+            continue
+        module = importlib.import_module(".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"))
+        for role, target in CROSS_REFERENCE.findall(path.read_text()):
+            checked += 1
+            assert resolve(target, module) is not None, \
+                f"{path.relative_to(ROOT)}: :{role}:`{target}` names nothing (moved or renamed?)"
+    assert checked > 20, checked
