@@ -4,7 +4,8 @@ The fixed point itself is ``cmtoy.metrics.ct_fixed_point`` (its docstring has th
 equations): with an exact minimiser, CT on a grid of N steps (Song et al. 2023, Alg. 3)
 ends there whatever its loss weighting, time distribution and EMA target, so it is the
 floor of ct and ict alike for their last N. This script measures its 1-step W1 exactly,
-on the linear schedule. On the seed mixture, squared distance, W1 ~ 0.93 / sqrt(N).
+on the linear schedule; the last column, sqrt(N) W1, stays nearly constant where the
+floor follows the 1/sqrt(N) law. Results: benchmarks/results/bench_ct_fixed_point.md.
 
     python benchmarks/bench_ct_fixed_point.py --n 40 160 640 2560 [--rho 1.0 0.5]
     python benchmarks/bench_ct_fixed_point.py --n 256 --huber-c 0.3 1.0 [--mixture hard]

@@ -23,7 +23,7 @@ Prints Markdown tables for the README:
 
 Run from the repository root:
 
-    python benchmarks/bench_training.py                  # everything (~20 min on an idle 2-core machine)
+    python benchmarks/bench_training.py                  # the default parts (the longest run)
     python benchmarks/bench_training.py --parts defaults budgets
     python benchmarks/bench_training.py --parts seeds --seeds 1 2
     python benchmarks/bench_training.py --parts defaults hard --methods cd

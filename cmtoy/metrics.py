@@ -118,8 +118,8 @@ class InductionError:
     bias: np.ndarray  # [m] median over x_{t+dt} of |E[f*(t, x_t) | x_{t+dt}] - f*(t+dt, x_{t+dt})|
     spread: np.ndarray  # [m] median over x_{t+dt} of the std of f*(t, x_t) given x_{t+dt}
     mean_bias: np.ndarray  # [m] mean instead of median: dominated by points near a jump of f*
-    bias_slope: float  # d log(bias) / d log(dt), about 2
-    spread_slope: float  # d log(spread) / d log(dt), about 1
+    bias_slope: float  # d log(bias) / d log(dt): 2 where the dt^2 law holds
+    spread_slope: float  # d log(spread) / d log(dt): 1 where the spread is O(dt)
 
 
 def induction_error(interp, t, dts, n=256, rng=None, seed=0, n_nodes=24):
@@ -236,9 +236,9 @@ def ct_fixed_point(interp, ts, x, distance="squared", huber_c=HUBER_C, n_nodes=2
     shrinks like 1 / sqrt(N) in W1 on the seed mixture (benchmarks/bench_ct_fixed_point.py).
     Each step is computed by Gauss-Hermite quadrature over x_0's exact posterior, with f_N
     between the points x interpolated linearly (and held constant beyond them). That
-    interpolation smooths f_N a little at every step, so x must be fine where f_N is steep:
-    on the seed mixture, with x spaced 0.002, the 1-step W1 of f_1024 is 0.031, and 0.0295
-    with x spaced 0.0005 (then each step takes ~30 ms).
+    interpolation smooths f_N a little at every step, and N steps add up, so x must be
+    fine where f_N is steep (between the modes); the cost of a step grows with the number
+    of points. benchmarks/bench_ct_fixed_point.py uses a spacing of 1/2000.
 
     Parameters
     ----------

@@ -21,6 +21,13 @@ def check_sampling_times(times):
 
     They must start at 1 (pure noise), be strictly decreasing and stay in (0, 1];
     otherwise a ValueError names the offending sequence.
+
+    >>> check_sampling_times((1.0, 0.5))
+    array([1. , 0.5])
+    >>> check_sampling_times((1.0, 0.5, 0.7))
+    Traceback (most recent call last):
+        ...
+    ValueError: times must be strictly decreasing in (0, 1], got [1.0, 0.5, 0.7]
     """
     try:
         ts = np.array(times, dtype=float).ravel()

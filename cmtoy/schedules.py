@@ -41,6 +41,14 @@ class Schedule:
         """Check the boundary conditions and that the marginal never degenerates.
 
         Raises ValueError naming the violated condition and the value found.
+
+        >>> class Backwards(Schedule):  # swaps data and noise
+        ...     def alpha(self, t): return np.asarray(t, dtype=float)
+        ...     def sigma(self, t): return 1.0 - np.asarray(t, dtype=float)
+        >>> Backwards().validate()
+        Traceback (most recent call last):
+            ...
+        ValueError: schedule Backwards violates the boundary condition alpha_0 = 1 (seed eq. 3): got 0.0
         """
         ends = {
             "alpha_0": (self.alpha(0.0), 1.0),
@@ -87,7 +95,12 @@ class Schedule:
 
 
 class LinearSchedule(Schedule):
-    """alpha_t = 1 - t, sigma_t = t: straight lines from x_0 to x_1 (rectified flow)."""
+    """alpha_t = 1 - t, sigma_t = t: straight lines from x_0 to x_1 (rectified flow).
+
+    >>> s = LinearSchedule()
+    >>> float(s.alpha(0.25)), float(s.sigma(0.25)), float(s.d_alpha(0.25))
+    (0.75, 0.25, -1.0)
+    """
 
     name = "linear"
 
@@ -105,7 +118,14 @@ class LinearSchedule(Schedule):
 
 
 class CosineSchedule(Schedule):
-    """alpha_t = cos(pi t / 2), sigma_t = sin(pi t / 2): variance preserving for unit data."""
+    """alpha_t = cos(pi t / 2), sigma_t = sin(pi t / 2): variance preserving for unit data.
+
+    alpha_1 is exactly 0, as seed eq. (3) asks, where the textbook formula is not:
+
+    >>> import numpy as np
+    >>> float(CosineSchedule().alpha(1.0)), float(np.cos(np.pi / 2))
+    (0.0, 6.123233995736766e-17)
+    """
 
     name = "cosine"
 

@@ -50,9 +50,23 @@ class GaussianMixture:
 
     Examples
     --------
+    The seed page's mixture: between its two narrow modes the CDF has climbed to the
+    weight of the left one.
+
     >>> mix = GaussianMixture(means=[-1.0, 2.0], stds=[0.1, 0.1], weights=[0.8, 0.2])
     >>> float(mix.cdf(0.5))
     0.8
+    >>> mix.mean, round(mix.var, 6)
+    (-0.4, 1.45)
+
+    Weights are relative, so ``[4, 1]`` is the same mixture as ``[0.8, 0.2]``:
+
+    >>> GaussianMixture(means=[-1.0, 2.0], stds=[0.1, 0.1], weights=[4, 1]) == mix
+    True
+    >>> GaussianMixture(means=[0.0], stds=[0.0])
+    Traceback (most recent call last):
+        ...
+    ValueError: stds must all be > 0, got [0.0]
     """
 
     def __init__(self, means, stds, weights=None):

@@ -31,7 +31,11 @@ __all__ = ["Explorer", "encode_png", "float_slider"]
 
 
 def encode_png(canvas):
-    """The Agg canvas as PNG bytes (zlib level 1: several times quicker than the default)."""
+    """The Agg canvas as PNG bytes.
+
+    zlib level 1: every slider move encodes a frame, and the lightest compression keeps
+    that small beside the redraw (benchmarks/bench_widgets.py times a move end to end).
+    """
     buffer = io.BytesIO()
     rgb = np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :3])  # opaque: drop alpha
     Image.fromarray(rgb).save(buffer, format="png", compress_level=1)

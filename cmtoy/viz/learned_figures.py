@@ -123,7 +123,8 @@ def ct_fixed_point_figure(interp, path=None, *, ns=(16, 64, 256, 1024), model=No
     The default x_lim zooms on the seed mixture's jump between its modes.
 
     ns: grid sizes N >= 1; n_x: points on [-5, 5] at which f_N is computed (spacing 0.002 by
-    default: see ``ct_fixed_point`` on its accuracy).
+    default, coarser than benchmarks/bench_ct_fixed_point.py uses: enough for the picture,
+    and quicker; see ``ct_fixed_point`` on why the spacing matters).
     """
     ns = np.asarray(ns)
     if ns.ndim != 1 or ns.size == 0 or ns.dtype.kind not in "iu" or np.any(ns < 1):

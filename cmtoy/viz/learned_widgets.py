@@ -154,6 +154,11 @@ def sampling_times(n_steps, t_mid):
     """(1, t_mid, ..., t_mid / (n_steps - 1)): one step from noise, then evenly spaced times.
 
     n_steps: int >= 1; t_mid in (0, 1). returns a tuple of n_steps decreasing times
+
+    >>> sampling_times(1, 0.5)
+    (1.0,)
+    >>> sampling_times(3, 0.5)
+    (1.0, 0.5, 0.25)
     """
     return (1.0, *(t_mid * (n_steps - 1 - i) / (n_steps - 1) for i in range(n_steps - 1)))
 

@@ -43,7 +43,8 @@ def make_interpolant(means, stds, weights, schedule):
 def flow_paths(interp, n, n_times=129):
     """Exact flow paths from n evenly spaced noise quantiles, cached per interpolant.
 
-    n_times > 64 so that the quantiles of all times are solved in one call.
+    :meth:`cmtoy.Interpolant.trajectories` solves the quantiles of all n_times times in
+    one vectorised call, so a finer time grid costs little per slider move.
     returns (ts [n_times], paths [n_times, n])
     """
     ts = np.linspace(0.0, 1.0, n_times)
