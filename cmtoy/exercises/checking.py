@@ -9,7 +9,7 @@ the student's function on every case and returns a :class:`CheckResult`:
 - the function raised: the exception type and message, the input that triggered it and
   the last lines of the student's own traceback (never cmtoy's frames);
 - the stub is not filled in (``NotImplementedError`` or ``None`` returned): says so;
-- the function ran past the checker's time limit: stopped, and says so (see :mod:`.deadline`);
+- the function ran past the checker's time limit: stopped, and says so (see :mod:`cmtoy.exercises.deadline`);
 - a scalar or wrongly shaped answer, or several outputs in the wrong order: a hint naming
   the expected shapes (the comparisons below only ever see the right shapes);
 - the answers agree with a known mistake on every case: that mistake's hint;
