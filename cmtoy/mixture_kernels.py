@@ -22,10 +22,8 @@ from scipy import special
 
 from .validation import real_array
 
-_LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
+LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)  # log of the normal density's constant, shared
 _SQRT_2PI = np.sqrt(2.0 * np.pi)
-
-
 
 
 def logsumexp(a):
@@ -47,7 +45,7 @@ def component_logpdf(x, means, stds, log_weights):
     returns [*batch, K]
     """
     z = (x[..., None] - means) / stds
-    return log_weights - 0.5 * z * z - np.log(stds) - _LOG_SQRT_2PI
+    return log_weights - 0.5 * z * z - np.log(stds) - LOG_SQRT_2PI
 
 
 def mixture_logpdf(x, means, stds, log_weights):
@@ -71,7 +69,7 @@ def _logcdf_and_logpdf(x, means, stds, log_weights):
     """(log F(x), log p(x)) from one standardisation z = (x - m_k) / s_k."""
     z = (x[..., None] - means) / stds
     log_f = logsumexp(log_weights + special.log_ndtr(z))
-    log_p = logsumexp(log_weights - 0.5 * z * z - np.log(stds) - _LOG_SQRT_2PI)
+    log_p = logsumexp(log_weights - 0.5 * z * z - np.log(stds) - LOG_SQRT_2PI)
     return log_f, log_p
 
 
@@ -81,7 +79,7 @@ def mixture_quantile(log_p, upper, means, stds, log_weights, x_init=None, lo=Non
     The default bracket comes from the component quantiles: if every component CDF is at
     most p at y then so is their weighted mean, hence the root lies between the smallest
     and the largest component quantile q_k = m_k + s_k Phi^{-1}(p). See
-    :func:`_solve_signed` for the iteration.
+    :func:`solve_signed` for the iteration.
 
     log_p: [*batch] (<= 0); upper: [*batch] bool; means, stds: [*batch, K] or [K];
     x_init, lo, hi: optional [*batch] starting point and bracket (in x).
@@ -108,7 +106,7 @@ def mixture_quantile(log_p, upper, means, stds, log_weights, x_init=None, lo=Non
     y0 = 0.5 * (lo + hi) if x_init is None else sign * np.broadcast_to(x_init, shape).ravel()
     # Far from the root, Newton on the convex lower tail of F crawls (steps of about
     # s_k / |z|), while log F is nearly linear there: without a close start, use the log.
-    y = _solve_signed(log_p, sign, m, s, log_weights, y0, lo, hi, plain_ok=x_init is not None)
+    y = solve_signed(log_p, sign, m, s, log_weights, y0, lo, hi, plain_ok=x_init is not None)
     return (sign * y).reshape(shape)
 
 
@@ -162,7 +160,7 @@ def _newton(evaluate, y, lo, hi, data, max_iter=300):
     raise RuntimeError(f"quantile iteration did not converge for {idx.size} points; please report")
 
 
-def _solve_signed(log_p, sign, m, s, log_weights, y, lo, hi, plain_ok=True):
+def solve_signed(log_p, sign, m, s, log_weights, y, lo, hi, plain_ok=True):
     """Solve log F(y) = log_p in signed coordinates by :func:`_newton`.
 
     In signed coordinates the upper tail of a point with sign -1 is the lower tail of the
