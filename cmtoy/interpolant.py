@@ -40,7 +40,7 @@ from .mixture_kernels import (
     nearer_tail,
 )
 from .targets import GaussianMixture
-from .validation import check_rng, count, real_array, unit_times
+from .validation import check_rng, count, finite_array, real_array, unit_times
 
 __all__ = ["Interpolant"]
 
@@ -110,10 +110,9 @@ class Interpolant:
         return self._marginals[key]
 
     def _broadcast(self, t, x):
+        """t in [0, 1] and finite x with |x| <= MAX_POINT, broadcast against each other."""
         t = unit_times("t", t)
-        x = real_array("x", x)
-        if not np.all(np.isfinite(x)):
-            raise ValueError("x must be finite")
+        x = finite_array("x", x)
         return np.broadcast_arrays(t, x)
 
     def _responsibilities(self, t, x):
@@ -193,7 +192,7 @@ class Interpolant:
         the mean slope of those paths at t is the flow velocity v_t(x_t).
         rng: numpy.random.Generator; t, x_t: scalars. returns [n]
         """
-        t, x_t = float(unit_times("t", t)), float(real_array("x_t", x_t))
+        t, x_t = float(unit_times("t", t)), float(finite_array("x_t", x_t))
         if t == 0.0:
             raise ValueError("t must be > 0: at t = 0, x_0 = x_t is known exactly")
         weights, means, stds = self.posterior_x0(t, x_t)
@@ -350,7 +349,7 @@ class Interpolant:
         each of n paths. returns [*batch]
         """
         t = unit_times("t", t)
-        return self.schedule.alpha(t) * real_array("x_0", x_0) + self.schedule.sigma(t) * real_array("x_1", x_1)
+        return self.schedule.alpha(t) * finite_array("x_0", x_0) + self.schedule.sigma(t) * finite_array("x_1", x_1)
 
     def sample_endpoints(self, rng, n, t):
         """Draw x_0 ~ target, x_1 ~ N(0, 1) and form x_t = alpha_t x_0 + sigma_t x_1 (seed eq. 2).

@@ -89,11 +89,15 @@ class QuantileTable:
         # dy/dkappa = phi(kappa) / p(y) on both rows (the mirrored mixture has the
         # mirrored density), in log space because phi(-38) is subnormal
         log_phi = -0.5 * kappa * kappa - LOG_SQRT_2PI
-        slope = np.stack([
-            np.exp(log_phi - mixture_logpdf(row, sm, stds, log_weights))
-            for row, sm in zip(signed, (means, -means))
-        ])
+        with np.errstate(over="ignore"):
+            slope = np.stack([
+                np.exp(log_phi - mixture_logpdf(row, sm, stds, log_weights))
+                for row, sm in zip(signed, (means, -means))
+            ])
         a, b = signed, np.roll(signed, -1, axis=1)
+        # deep in a gap between modes far apart the density underflows and the slope is
+        # inf: the secant stands in, and the cell (no longer exact) is left to Newton
+        slope = np.where(np.isfinite(slope), slope, (b - a) / (kappa[1] - kappa[0]))
         d_a, d_b = (kappa[1] - kappa[0]) * slope, (kappa[1] - kappa[0]) * np.roll(slope, -1, axis=1)
         c_2, c_3 = 3.0 * (b - a) - 2.0 * d_a - d_b, 2.0 * (a - b) + d_a + d_b
         pad = 1e-12 * (1.0 + np.abs(a) + np.abs(b))

@@ -18,7 +18,7 @@ import numpy as np
 
 from .mixture_kernels import mixture_logcdf, mixture_logpdf, nearer_tail
 from .quantile_table import QuantileTable
-from .validation import check_rng, count, real_array, real_vector
+from .validation import MAX_POINT, MAX_STD, MIN_STD, check_rng, count, real_array, real_vector
 
 __all__ = ["GaussianMixture", "SEED_MIXTURE"]
 
@@ -29,17 +29,23 @@ class GaussianMixture:
     Parameters
     ----------
     means : sequence of float, [K]
+        Each at most 1e100 in magnitude.
     stds : sequence of float, [K]
-        Standard deviations, each > 0.
+        Standard deviations, each in [1e-50, 1e50] (so that the variances s_k^2 neither
+        underflow nor overflow).
     weights : sequence of float, [K], optional
         Non-negative, not all zero. They are divided by their sum (so ``[4, 1]`` means
-        ``[0.8, 0.2]``); the caller's array is never modified. Default: equal weights.
+        ``[0.8, 0.2]``, and ``[1e308, 1e308]`` means ``[0.5, 0.5]``); the caller's array is
+        never modified. Default: equal weights.
 
     Raises
     ------
+    TypeError
+        For entries that are not real numbers (strings, bools, None).
     ValueError
         Naming the offending value: empty or mismatched lengths, non-finite entries,
-        a std <= 0, a negative weight, or weights that are all zero.
+        a std outside [1e-50, 1e50], a mean beyond 1e100, a negative weight, or weights
+        that are all zero.
 
     Examples
     --------
@@ -59,11 +65,24 @@ class GaussianMixture:
             )
         if np.any(stds <= 0):
             raise ValueError(f"stds must all be > 0, got {stds.tolist()}")
+        if np.any((stds < MIN_STD) | (stds > MAX_STD)):
+            raise ValueError(
+                f"stds must lie in [{MIN_STD:g}, {MAX_STD:g}] (their squares, the variances, must "
+                f"neither underflow to 0 nor overflow), got {stds.tolist()}"
+            )
+        if np.any(np.abs(means) > MAX_POINT):
+            raise ValueError(f"means must be at most {MAX_POINT:g} in magnitude, got {means.tolist()}")
         if np.any(weights < 0):
             raise ValueError(f"weights must all be >= 0, got {weights.tolist()}")
-        if weights.sum() <= 0:
+        with np.errstate(over="ignore"):  # an overflowing sum is handled below
+            total = weights.sum()
+        if total == 0:
             raise ValueError(f"weights must not all be zero, got {weights.tolist()}")
-        weights = weights / weights.sum()
+        if not np.isfinite(total) or total < np.finfo(float).tiny:
+            # the sum overflows ([1e308, 1e308]) or is subnormal: scale by the largest first
+            weights = weights / weights.max()
+            total = weights.sum()
+        weights = weights / total
         for arr in (means, stds, weights):
             arr.setflags(write=False)
         self.means, self.stds, self.weights = means, stds, weights
