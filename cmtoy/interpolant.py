@@ -46,6 +46,7 @@ __all__ = ["Interpolant"]
 
 _CHUNK = 1 << 16  # points per block of the flow map: bounds the memory of its temporaries
 _TABLE_MIN = 4096  # at least this many points at one time s: use (and cache) its quantile table
+_FAR_LOG_P = -1e8  # below this log p_t(x), the responsibilities are renormalised (see _responsibilities)
 
 
 class Interpolant:
@@ -120,7 +121,14 @@ class Interpolant:
         means, stds = self.components(t)
         log_joint = component_logpdf(x, means, stds, self.target.log_weights)
         log_p = logsumexp(log_joint)
-        return np.exp(log_joint - log_p[..., None]), log_p, means, stds
+        r = np.exp(log_joint - log_p[..., None])
+        far = log_p < _FAR_LOG_P
+        if np.any(far):
+            # |log p| so large that its rounding swamps the log-weights, so r need not sum
+            # to 1 (two equal log_joint give r = 1 each): normalise by the sum explicitly
+            shifted = np.exp(log_joint[far] - np.max(log_joint[far], axis=-1, keepdims=True))
+            r[far] = shifted / np.sum(shifted, axis=-1, keepdims=True)
+        return r, log_p, means, stds
 
     # -- densities ---------------------------------------------------------------------
 
