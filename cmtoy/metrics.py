@@ -116,8 +116,8 @@ class InductionError:
     bias: np.ndarray  # [m] median over x_{t+dt} of |E[f*(t, x_t) | x_{t+dt}] - f*(t+dt, x_{t+dt})|
     spread: np.ndarray  # [m] median over x_{t+dt} of the std of f*(t, x_t) given x_{t+dt}
     mean_bias: np.ndarray  # [m] mean instead of median: dominated by points near a jump of f*
-    bias_slope: float  # d log(bias) / d log(dt), about 2
-    spread_slope: float  # d log(spread) / d log(dt), about 1
+    bias_slope: float  # d log(bias) / d log(dt), about 2 (NaN with fewer than two distinct dts)
+    spread_slope: float  # d log(spread) / d log(dt), about 1 (NaN likewise)
 
 
 def induction_error(interp, t, dts, n=256, rng=None, seed=0, n_nodes=24):
@@ -175,10 +175,16 @@ def induction_error(interp, t, dts, n=256, rng=None, seed=0, n_nodes=24):
         abs_bias = np.abs(mean - interp.flow_map(y, s, 0.0))
         bias[i], mean_bias[i] = np.median(abs_bias), np.mean(abs_bias)
         spread[i] = np.median(np.sqrt(var))
-    log_dt = np.log(dts)
-    bias_slope = np.polyfit(log_dt, np.log(bias), 1)[0] if dts.size > 1 else np.nan
-    spread_slope = np.polyfit(log_dt, np.log(spread), 1)[0] if dts.size > 1 else np.nan
-    return InductionError(t, dts, bias, spread, mean_bias, float(bias_slope), float(spread_slope))
+    return InductionError(t, dts, bias, spread, mean_bias, _loglog_slope(dts, bias), _loglog_slope(dts, spread))
+
+
+def _loglog_slope(dts, values):
+    """The least-squares slope of log(values) against log(dts), over the values > 0;
+    NaN where it is undefined (fewer than two distinct such dts). dts, values: [m] -> float"""
+    use = values > 0
+    if np.unique(dts[use]).size < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(dts[use]), np.log(values[use]), 1)[0])
 
 
 def _isolation_partners(interp, t, s, y, n_nodes):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import cmtoy
 from cmtoy import cli
@@ -125,3 +127,30 @@ def test_ctrl_c_during_training_exits_130_with_one_line(tmp_path):
     assert process.returncode == 130
     assert err == "cmtoy: interrupted\n"
     assert not (tmp_path / "m.npz").exists()
+
+
+TOKENS = ["train", "figures", "--means", "--stds", "--weights", "--steps", "--seed", "--max-seconds",
+          "--method", "--schedule", "--out", "--only", "--no-progress", "--list", "ct", "cd", "linear",
+          "0", "1", "-1", "2.5", "-1e-3", "1e400", "inf", "-inf", "nan", "abc", "", "-", "--", "-x"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(argv=st.lists(st.sampled_from(TOKENS), max_size=8))
+def test_any_command_line_is_a_status_and_at_most_one_line(argv, capsys, monkeypatch, tmp_path):
+    """Random command lines never show a traceback: a status, and one line on stderr for an
+    error. Training and figure writing are replaced by a marker so that nothing runs long."""
+    class Started(Exception):
+        pass
+
+    def started(*args, **kwargs):
+        raise Started("started")
+
+    monkeypatch.setattr(cli, "train", started)
+    monkeypatch.setattr(cli, "run_figures", lambda args: 0)
+    monkeypatch.chdir(tmp_path)
+    status, err = run(capsys, *argv)
+    assert status in (0, 1, 2)
+    if status:
+        assert_one_line(err)
+    if "started" in err:  # training was reached: every argument was valid
+        assert status == 1 and "internal error (Started" in err
