@@ -72,7 +72,7 @@ CASES = {
     "negative sigma_d": (dict(meta={**GOOD_META, "sigma_d": -1.0}), "sigma_d must be > 0"),
     "string sigma_d": (dict(meta={**GOOD_META, "sigma_d": "0.5"}), "sigma_d must be a real number"),
     "unknown schedule": (dict(meta={**GOOD_META, "schedule": "sqrt"}), "unknown schedule 'sqrt'"),
-    "schedule a list": (dict(meta={**GOOD_META, "schedule": ["linear"]}), "unknown schedule"),
+    "schedule a list": (dict(meta={**GOOD_META, "schedule": ["linear"]}), "schedule must be a Schedule or one of"),
     "NaN weights": (dict(flat=np.where(np.arange(PARAMS.flat.size) == 3, np.nan, PARAMS.flat)),
                     "1 of the .* parameters are not finite .*number 3"),
     "inf weights": (dict(flat=np.full(PARAMS.flat.size, np.inf)), "parameters are not finite"),
