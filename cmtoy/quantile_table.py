@@ -119,14 +119,14 @@ class QuantileTable:
     def quantile(self, log_p, upper):
         """Solve log F(y) = log_p (lower tail) or log(1 - F(y)) = log_p (``upper``).
 
-        log_p = -inf gives -inf (lower) or +inf (upper); scores beyond the table are
-        solved from the component-quantile bracket.
+        log_p = -inf gives -inf (lower) or +inf (upper), log_p = 0 the other end; scores
+        beyond the table are solved from the component-quantile bracket.
 
         log_p: [*batch] (<= 0); upper: [*batch] bool. returns [*batch]
         """
         log_p, upper = np.broadcast_arrays(np.asarray(log_p, float), np.asarray(upper, bool))
-        out = np.where(upper, np.inf, -np.inf)
-        finite = np.isfinite(log_p)
+        out = np.where(upper == (log_p < 0), np.inf, -np.inf)  # p = 0 or p = 1: an end of the line
+        finite = np.isfinite(log_p) & (log_p < 0)
         lp, up = log_p[finite], upper[finite]
         kappa_grid, cells = self.kappa, self.cells
         h = kappa_grid[1] - kappa_grid[0]

@@ -180,6 +180,9 @@ class GaussianMixture:
 
         log_p: [*batch] (<= 0); upper: [*batch] bool. returns [*batch]
         """
+        log_p = real_array("log_p", log_p)
+        if np.any(log_p > 0):
+            raise ValueError(f"log_p must be <= 0 (a log-probability), got {float(log_p[log_p > 0].flat[0])!r}")
         return self.quantile_table().quantile(log_p, upper)
 
     def quantile_table(self):

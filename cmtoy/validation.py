@@ -31,7 +31,9 @@ def _float_array(name, value):
     _refuse_text_and_bools(name, value, "a real number or array of real numbers")
     try:
         return np.asarray(value, dtype=float)
-    except (TypeError, ValueError, OverflowError):
+    except OverflowError:  # a Python int beyond the float range
+        raise ValueError(f"{name} must be finite, got a number too large for a float") from None
+    except (TypeError, ValueError):
         raise TypeError(f"{name} must be a real number or array of real numbers, got {value!r}") from None
 
 
@@ -40,7 +42,9 @@ def real_vector(name, value):
     _refuse_text_and_bools(name, value, "a sequence of real numbers")
     try:
         arr = np.array(value, dtype=float)  # a copy: the caller's array is never touched
-    except (TypeError, ValueError, OverflowError):
+    except OverflowError:  # a Python int beyond the float range
+        raise ValueError(f"{name} must be finite, got a number too large for a float") from None
+    except (TypeError, ValueError):
         raise TypeError(f"{name} must be a sequence of real numbers, got {value!r}") from None
     if arr.ndim == 0:
         arr = arr[None]
@@ -68,7 +72,7 @@ def count(name, n):
     0 is allowed (no samples: an empty array, as numpy does); where nothing sensible can
     be made of zero points (a mean of nothing), use ``integer(name, n, low=1)``.
     """
-    return integer(name, n, low=0)
+    return integer(name, n, low=0, high=_MAX_COUNT)
 
 
 def check_rng(rng):
@@ -100,12 +104,16 @@ def _refuse_text_and_bools(name, value, wanted):
         raise TypeError(f"{name} must be {wanted}, got {value!r}")
 
 
+_MAX_COUNT = int(np.iinfo(np.intp).max)  # numpy cannot size an array beyond this
+
+
 def _bounds_text(low, high, low_open=False, high_open=False):
-    if low is not None and high is not None:
-        return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-    if low is not None:
-        return f"{'>' if low_open else '>='} {low:g}"
-    return f"{'<' if high_open else '<='} {high:g}"
+    low, high = (f"{v}" if v is None or isinstance(v, int) else f"{v:g}" for v in (low, high))
+    if low != "None" and high != "None":
+        return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    if low != "None":
+        return f"{'>' if low_open else '>='} {low}"
+    return f"{'<' if high_open else '<='} {high}"
 
 
 def integer(name, value, low=None, high=None):
@@ -117,14 +125,16 @@ def integer(name, value, low=None, high=None):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     value = int(value)
-    if (low is not None and value < low) or (high is not None and value > high):
-        if low == 0 and high is None:
-            allowed = "a non-negative integer"
-        elif low == 1 and high is None:
-            allowed = "a positive integer"
+    too_low, too_high = low is not None and value < low, high is not None and value > high
+    if too_low or too_high:
+        if too_low and low in (0, 1):
+            allowed = "a non-negative integer" if low == 0 else "a positive integer"
+        elif too_high and high == _MAX_COUNT:
+            allowed = f"an integer <= {_MAX_COUNT} (the largest array numpy can make)"
         else:
             allowed = f"an integer {_bounds_text(low, high)}"
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+        shown = repr(value) if abs(value) < 10**30 else f"an integer of {len(str(abs(value)))} digits"
+        raise ValueError(f"{name} must be {allowed}, got {shown}")
     return value
 
 
@@ -139,7 +149,10 @@ def real(name, value, low=None, high=None, low_open=False, high_open=False):
         value = value[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # a Python int beyond the float range
+        raise ValueError(f"{name} must be a finite real number, got a number too large for a float") from None
     if not np.isfinite(value):
         raise ValueError(f"{name} must be a finite real number, got {value!r}")
     too_low = low is not None and (value <= low if low_open else value < low)

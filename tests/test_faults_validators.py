@@ -155,3 +155,27 @@ def test_a_model_inside_its_domain_is_unchanged_by_the_checks():
     direct = MODEL.forward(MODEL.params, t, x)[0]
     np.testing.assert_array_equal(MODEL(t, x), direct)  # bit for bit
     assert MODEL(0.0, 1.25) == 1.25  # f(0, x) = x
+
+
+def test_python_integers_beyond_every_float_or_array_are_value_errors_not_overflow():
+    huge = 10**400
+    with pytest.raises(ValueError, match="n must be an integer <= 9223372036854775807.*got an integer of 401 digits"):
+        cmtoy.SEED_MIXTURE.sample(np.random.default_rng(0), huge)
+    with pytest.raises(ValueError, match="x must be finite, got a number too large for a float"):
+        cmtoy.SEED_MIXTURE.pdf(huge)
+    with pytest.raises(ValueError, match="t must be a finite real number, got a number too large"):
+        cmtoy.induction_error(INTERP, huge, [0.1])
+    with pytest.raises(ValueError, match="means must be finite, got a number too large"):
+        cmtoy.GaussianMixture([huge], [1.0])
+
+
+def test_quantile_from_log_takes_log_probabilities_only():
+    mix = cmtoy.SEED_MIXTURE
+    with pytest.raises(ValueError, match=r"log_p must be <= 0 \(a log-probability\), got 0.5"):
+        mix.quantile_from_log(0.5, False)
+    with pytest.raises(ValueError, match="log_p contains NaN"):
+        mix.quantile_from_log(np.nan, True)
+    # p = 0 and p = 1 are the two ends of the line, in either tail
+    np.testing.assert_array_equal(mix.quantile_from_log([-np.inf, 0.0], [False, False]), [-np.inf, np.inf])
+    np.testing.assert_array_equal(mix.quantile_from_log([-np.inf, 0.0], [True, True]), [np.inf, -np.inf])
+    np.testing.assert_array_equal(mix.quantile_from_log(np.log([0.3, 0.1]), [False, True]), mix.ppf([0.3, 0.9]))
