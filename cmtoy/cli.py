@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import re
 import sys
 import tempfile
@@ -241,6 +242,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("cmtoy: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of our output left (``cmtoy figures --list | head -1``)
+        # point stdout at devnull so that the interpreter's final flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except FloatingPointError as error:  # e.g. a diverged training loss, which names the step
         print(f"cmtoy: {one_line(error)}", file=sys.stderr)
         return 1

@@ -40,7 +40,7 @@ from .mixture_kernels import (
     nearer_tail,
 )
 from .targets import GaussianMixture
-from .validation import check_rng, count, finite_array, real_array, unit_times
+from .validation import check_rng, count, finite_array, real, unit_times
 
 __all__ = ["Interpolant"]
 
@@ -200,7 +200,7 @@ class Interpolant:
         the mean slope of those paths at t is the flow velocity v_t(x_t).
         rng: numpy.random.Generator; t, x_t: scalars. returns [n]
         """
-        t, x_t = float(unit_times("t", t)), float(finite_array("x_t", x_t))
+        t, x_t = real("t", t, low=0.0, high=1.0), float(finite_array("x_t", x_t))
         if t == 0.0:
             raise ValueError("t must be > 0: at t = 0, x_0 = x_t is known exactly")
         weights, means, stds = self.posterior_x0(t, x_t)
@@ -318,7 +318,7 @@ class Interpolant:
 
         x_1: [n]; ts: [m] times in [0, 1]. returns [m, n], row i holding the points at ts[i].
         """
-        x_1 = np.atleast_1d(real_array("x_1", x_1))
+        x_1 = np.atleast_1d(finite_array("x_1", x_1))
         ts = np.atleast_1d(unit_times("ts", ts))
         if x_1.ndim != 1 or ts.ndim != 1:
             raise ValueError(f"x_1 and ts must be one-dimensional, got shapes {x_1.shape} and {ts.shape}")

@@ -154,3 +154,16 @@ def test_any_command_line_is_a_status_and_at_most_one_line(argv, capsys, monkeyp
         assert_one_line(err)
     if "started" in err:  # training was reached: every argument was valid
         assert status == 1 and "internal error (Started" in err
+
+
+def test_a_reader_that_leaves_early_is_no_traceback():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    read, write = os.pipe()
+    os.close(read)  # nobody will read what cmtoy prints
+    try:
+        result = subprocess.run([sys.executable, "-m", "cmtoy", "figures", "--list"], stdout=write,
+                                stderr=subprocess.PIPE, text=True, env=env, timeout=120)
+    finally:
+        os.close(write)
+    assert result.returncode == 1
+    assert result.stderr == ""  # as for any tool whose reader went away
