@@ -218,6 +218,8 @@ def save_params(path, params, meta=None):
     """
     if not isinstance(params, Params):
         raise TypeError(f"save_params: params must be Params, got {type(params).__name__}")
+    if not np.all(np.isfinite(params.flat)):  # load_params would refuse the file
+        raise ValueError("save_params: the parameters are not all finite (a diverged model?); nothing was written")
     meta = {} if meta is None else dict(meta)
     if _CONFIG_KEY in meta:
         raise ValueError(f"save_params: meta key {_CONFIG_KEY!r} is reserved for the network config")

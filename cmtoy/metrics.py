@@ -19,7 +19,7 @@ from scipy import special
 from .consistency import DISTANCES, HUBER_C
 from .interpolant import Interpolant
 from .targets import GaussianMixture
-from .validation import check_rng, finite_array, integer, real, real_array, unit_times
+from .validation import check_rng, choice, finite_array, integer, real, real_array, unit_times
 
 __all__ = ["wasserstein1", "flow_map_error", "induction_error", "InductionError", "ct_fixed_point"]
 
@@ -273,8 +273,7 @@ def ct_fixed_point(interp, ts, x, distance="squared", huber_c=HUBER_C, n_nodes=2
     x = finite_array("x", x)
     if x.ndim != 1 or x.size < 2 or np.any(np.diff(x) <= 0):
         raise ValueError(f"x must be a 1-D array of at least 2 increasing finite points, got shape {x.shape}")
-    if distance not in DISTANCES:
-        raise ValueError(f"distance must be one of {DISTANCES}, got {distance!r}")
+    choice("distance", distance, DISTANCES)
     huber_c = real("huber_c", huber_c, low=0.0, low_open=True)
     n_nodes = integer("n_nodes", n_nodes, low=1)
     f = x.copy()  # f_N(t_0, x) = x

@@ -153,3 +153,11 @@ def test_temporaries_never_pile_up_over_many_killed_saves(tmp_path, monkeypatch)
             with pytest.raises(KeyboardInterrupt):
                 save_params(tmp_path / "m.npz", PARAMS)
     assert os.listdir(tmp_path) == []  # each killed save removed its own temporary
+
+
+def test_a_model_that_could_not_be_loaded_is_not_saved(tmp_path):
+    broken = PARAMS.copy()
+    broken.flat[0] = np.nan
+    with pytest.raises(ValueError, match="not all finite.*nothing was written"):
+        cmtoy.ConsistencyModel("linear", 0.5, broken).save(tmp_path / "m.npz")
+    assert os.listdir(tmp_path) == []
