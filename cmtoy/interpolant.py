@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from .schedules import Schedule, make_schedule
+from .schedules import make_schedule
 from .mixture_kernels import (
     anchored_cdf,
     anchored_quantile,
@@ -64,9 +64,7 @@ class Interpolant:
     def __init__(self, target, schedule=None):
         if not isinstance(target, GaussianMixture):
             raise TypeError(f"target must be a cmtoy.GaussianMixture, got {type(target).__name__}")
-        schedule = make_schedule("linear" if schedule is None else schedule)
-        if not isinstance(schedule, Schedule):
-            raise TypeError(f"schedule must be a cmtoy.Schedule, got {type(schedule).__name__}")
+        schedule = make_schedule("linear" if schedule is None else schedule)  # TypeError/ValueError
         self.target = target
         self.schedule = schedule.validate()
         self._marginals = {}  # time -> GaussianMixture, so quantile tables are built once
