@@ -75,6 +75,17 @@ def _logcdf_and_logpdf(x, means, stds, log_weights):
     return log_f, log_p
 
 
+def length_unit(stds):
+    """The length u in the solvers' tolerances 1e-15 (u + |y|): 1, unless a component is
+    narrower than 1e-3, when it is 1e3 s_min. The tolerances of a mixture of very narrow
+    components then scale with its width, so its quantiles are as precise relative to the
+    width as those of a unit mixture; every wider mixture is solved exactly as before.
+
+    stds: any shape -> float
+    """
+    return min(1.0, 1e3 * float(np.min(stds)))
+
+
 def mixture_quantile(log_p, upper, means, stds, log_weights, x_init=None, lo=None, hi=None):
     """Solve log F(y) = log_p (or log(1 - F(y)) = log_p where ``upper``) for y.
 
@@ -108,11 +119,11 @@ def mixture_quantile(log_p, upper, means, stds, log_weights, x_init=None, lo=Non
     y0 = 0.5 * (lo + hi) if x_init is None else sign * np.broadcast_to(x_init, shape).ravel()
     # Far from the root, Newton on the convex lower tail of F crawls (steps of about
     # s_k / |z|), while log F is nearly linear there: without a close start, use the log.
-    y = solve_signed(log_p, sign, m, s, log_weights, y0, lo, hi, plain_ok=x_init is not None)
+    y = solve_signed(log_p, sign, m, s, log_weights, y0, lo, hi, plain_ok=x_init is not None, unit=length_unit(s))
     return (sign * y).reshape(shape)
 
 
-def _newton(evaluate, y, lo, hi, data, max_iter=1200):
+def _newton(evaluate, y, lo, hi, data, max_iter=1200, unit=1.0):
     """Safeguarded Newton iteration for an increasing g(y) = 0, one root per point.
 
     ``evaluate(y, **data) -> (g, step, curvature)`` gives g, the Newton step g / g' and
@@ -146,7 +157,7 @@ def _newton(evaluate, y, lo, hi, data, max_iter=1200):
             exact = g == 0
             y_new = np.where(newton, y_new, 0.5 * (lo + hi))
             y_new = np.where(exact, y, y_new)
-            scale = 1.0 + np.abs(y_new)
+            scale = unit + np.abs(y_new)  # see length_unit
             certified = (size <= 1e-3 * scale) & (100.0 * curvature * size * size <= 1e-14 * scale)
             done = (newton & (certified | (size <= 1e-13 * scale))) | (hi - lo <= 1e-15 * scale) | exact
         if idx is None:
@@ -164,7 +175,7 @@ def _newton(evaluate, y, lo, hi, data, max_iter=1200):
     raise RuntimeError(f"quantile iteration did not converge for {idx.size} points; please report")
 
 
-def solve_signed(log_p, sign, m, s, log_weights, y, lo, hi, plain_ok=True):
+def solve_signed(log_p, sign, m, s, log_weights, y, lo, hi, plain_ok=True, unit=1.0):
     """Solve log F(y) = log_p in signed coordinates by :func:`_newton`.
 
     In signed coordinates the upper tail of a point with sign -1 is the lower tail of the
@@ -198,7 +209,7 @@ def solve_signed(log_p, sign, m, s, log_weights, y, lo, hi, plain_ok=True):
 
     p = np.exp(np.where(plain, log_p, 0.0))
     data = dict(signed_m=m.T * sign, s=s.T, log_p=log_p, p=p, plain=plain)
-    return _newton(evaluate, y, lo, hi, data)
+    return _newton(evaluate, y, lo, hi, data, unit=unit)
 
 
 def anchored_cdf(x, means, stds, weights, left):
@@ -234,7 +245,7 @@ def anchored_quantile(r, means, stds, weights, left):
         return g, g / dens, np.full(y.shape, np.inf)
 
     data = dict(r=r, means=means.T, stds=stds.T, left=left.T)
-    return _newton(evaluate, 0.5 * (lo + hi), lo, hi, data)
+    return _newton(evaluate, 0.5 * (lo + hi), lo, hi, data, unit=length_unit(stds))
 
 
 def nearer_tail(u):

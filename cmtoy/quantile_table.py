@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from .mixture_kernels import LOG_SQRT_2PI, mixture_logcdf, mixture_logpdf, mixture_quantile, solve_signed
+from .mixture_kernels import LOG_SQRT_2PI, length_unit, mixture_logcdf, mixture_logpdf, mixture_quantile, solve_signed
 
 __all__ = ["QuantileTable"]
 
@@ -36,7 +36,9 @@ class QuantileTable:
     at the middle of a cell unless y^(4) varies quickly there. So each cell's interpolant
     is compared with the exact quantile at its midpoint, and the cell is marked exact if
     that error and those of both neighbouring cells (which would show a nearby
-    singularity, as at the gap between two modes) are at most 1e-13 (1 + |y|).
+    singularity, as at the gap between two modes) are at most 1e-13 (u + |y|), with u the
+    length unit of :func:`cmtoy.mixture_kernels.length_unit` (1 unless a component is
+    narrower than 1e-3).
 
     Parameters
     ----------
@@ -51,7 +53,7 @@ class QuantileTable:
         cells[j] = (lo, hi, c_0, c_1, c_2, c_3, exact) of cell j of the lower tail's
         quantiles F^{-1}(Phi(kappa)) and cells[M + j] of the upper tail's
         -S^{-1}(Phi(kappa)) (signed coordinates), both increasing in kappa. [lo, hi] is
-        [y_j, y_{j+1}] widened by 1e-12 (1 + |y_j| + |y_{j+1}|), a bracket of the root (the
+        [y_j, y_{j+1}] widened by 1e-12 (u + |y_j| + |y_{j+1}|), a bracket of the root (the
         table is exact to rounding); ``exact`` is 1.0 for a cell checked as above, else
         0.0. The last cell of each tail is a placeholder that lookups never use.
     """
@@ -60,6 +62,7 @@ class QuantileTable:
 
     def __init__(self, means, stds, log_weights):
         self.means, self.stds, self.log_weights = means, stds, log_weights
+        self.unit = unit = length_unit(stds)  # 1 unless a component is narrower than 1e-3
         kappa = self.KAPPA
         log_p = special.log_ndtr(kappa)
         z = np.concatenate([np.linspace(-8, 8, 161), np.linspace(-38, 38, 77)])
@@ -100,7 +103,7 @@ class QuantileTable:
         slope = np.where(np.isfinite(slope), slope, (b - a) / (kappa[1] - kappa[0]))
         d_a, d_b = (kappa[1] - kappa[0]) * slope, (kappa[1] - kappa[0]) * np.roll(slope, -1, axis=1)
         c_2, c_3 = 3.0 * (b - a) - 2.0 * d_a - d_b, 2.0 * (a - b) + d_a + d_b
-        pad = 1e-12 * (1.0 + np.abs(a) + np.abs(b))
+        pad = 1e-12 * (unit + np.abs(a) + np.abs(b))
         lo, hi = a - pad, b + pad
         # the check at the midpoints u = 1/2 of the cells (the last one is a placeholder)
         log_p_mid = special.log_ndtr(kappa[:-1] + 0.5 * (kappa[1] - kappa[0]))
@@ -109,7 +112,7 @@ class QuantileTable:
             mid = (a + 0.5 * (d_a + 0.5 * (c_2 + 0.5 * c_3)))[row, :-1]
             solved = mixture_quantile(log_p_mid, False, signed_means, stds, log_weights,
                                       x_init=mid, lo=lo[row, :-1], hi=hi[row, :-1])
-            error = np.abs(mid - solved) / (1.0 + np.abs(solved))
+            error = np.abs(mid - solved) / (unit + np.abs(solved))
             error = np.concatenate([[np.inf], error, [np.inf]])
             worst = np.maximum(np.maximum(error[:-2], error[1:-1]), error[2:])
             exact[row, :-1] = worst <= 1e-13
@@ -143,7 +146,8 @@ class QuantileTable:
         if refine.size:
             m, s = self.means[None], self.stds[None]
             lp_r, sign_r, guess_r, lo_r, hi_r = (a.take(refine) for a in (lp, sign, guess, lo, hi))
-            y[refine] = sign_r * solve_signed(lp_r, sign_r, m, s, self.log_weights, guess_r, lo_r, hi_r)
+            y[refine] = sign_r * solve_signed(lp_r, sign_r, m, s, self.log_weights, guess_r, lo_r, hi_r,
+                                              unit=self.unit)
         if not np.all(inside):  # beyond the table: from the component-quantile bracket
             y[~inside] = mixture_quantile(lp[~inside], up[~inside], self.means, self.stds, self.log_weights)
         out[finite] = y

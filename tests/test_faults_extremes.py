@@ -125,3 +125,25 @@ def test_degenerate_counts_are_refused_where_zero_makes_no_sense_and_allowed_whe
     assert cmtoy.SEED_MIXTURE.sample(rng, 0).shape == (0,)  # zero samples: empty, as numpy
     assert interp.sample(rng, 0, 0.5).shape == (0,)
     assert cmtoy.sample(exact, rng, 0).shape == (0,)
+
+
+@pytest.mark.parametrize("std", [1e-3, 1e-8, 1e-20, MIN_STD])
+def test_quantiles_of_narrow_mixtures_are_precise_relative_to_their_width(std):
+    """The solvers' tolerances scale with the narrowest component below 1e-3 (length_unit),
+    so a mixture 1e-50 wide is solved as precisely, in its own units, as one 1 wide."""
+    u = np.array([1e-10, 0.01, 0.3, 0.5, 0.7, 0.99])
+    one = GaussianMixture([0.0], [std])
+    np.testing.assert_allclose(one.ppf(u) / std, stats.norm.ppf(u), rtol=1e-13, atol=1e-13)
+    two = GaussianMixture([0.0, 5 * std], [std, 2 * std], [0.3, 0.7])
+    np.testing.assert_allclose(two.cdf(two.ppf(u)), u, rtol=1e-12)
+    interp = Interpolant(two)
+    x = np.linspace(-3, 8, 12) * std
+    there = interp.flow_map(x, 0.0, 1e-3 * std)  # a short flow and back
+    np.testing.assert_allclose(interp.flow_map(there, 1e-3 * std, 0.0) / std, x / std, atol=1e-12)
+
+
+def test_mixtures_at_least_1e_3_wide_keep_the_unit_tolerances():
+    from cmtoy.mixture_kernels import length_unit
+
+    assert length_unit(cmtoy.SEED_MIXTURE.stds) == 1.0 and length_unit([1e-3, 5.0]) == 1.0
+    assert length_unit([1e-6, 1.0]) == pytest.approx(1e-3)
