@@ -99,6 +99,10 @@ def add_figures_command(subparsers):
 def run_figures(args):
     from .viz.figures import FIGURES, needs_model, write_figures  # matplotlib loads only for this command
 
+    if args.list and (args.only or args.retrain):  # say so rather than ignore them
+        print(f"cmtoy figures: --list lists every figure and writes nothing; drop "
+              f"{'--only' if args.only else '--retrain'}", file=sys.stderr)
+        return 2
     if args.list:
         for name, spec in FIGURES.items():
             print(f"{name:34s} {spec.filename}")
@@ -108,6 +112,10 @@ def run_figures(args):
         print(f"cmtoy figures: unknown figure name {unknown[0]!r}; valid names are:", file=sys.stderr)
         for name in FIGURES:
             print(f"  {name}", file=sys.stderr)
+        return 2
+    if args.retrain and not needs_model(args.only):
+        print("cmtoy figures: --retrain has no effect: none of the figures asked for shows the "
+              "trained model", file=sys.stderr)
         return 2
     try:
         Path(args.out).mkdir(parents=True, exist_ok=True)

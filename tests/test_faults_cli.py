@@ -56,6 +56,9 @@ def assert_one_line(err):
     (["train", "--method", "nope"], 2, "invalid choice: 'nope'"),
     (["train", "--bogus"], 2, "unrecognized arguments: --bogus"),
     (["figures", "--only"], 2, "expected at least one argument"),
+    (["figures", "--list", "--only", "probability_flow"], 2, "--list lists every figure and writes nothing; drop --only"),
+    (["figures", "--list", "--retrain"], 2, "drop --retrain"),
+    (["figures", "--only", "probability_flow", "--retrain"], 2, "--retrain has no effect"),
     (["nope"], 2, "invalid choice: 'nope'"),
 ])
 def test_bad_arguments_are_one_line_and_a_status(tmp_path, capsys, argv, status, words):
