@@ -12,10 +12,7 @@ import numbers
 
 import numpy as np
 
-__all__ = [
-    "real_array", "real_vector", "unit_times", "count", "check_rng",
-    "integer", "real", "finite_array", "choice", "MAX_POINT", "MIN_STD", "MAX_STD",
-]
+__all__ = ["real_array", "real_vector", "unit_times", "count", "check_rng"]
 
 
 def real_array(name, value):
@@ -24,17 +21,6 @@ def real_array(name, value):
     if np.any(np.isnan(arr)):
         raise ValueError(f"{name} contains NaN")
     return arr
-
-
-def _float_array(name, value):
-    """``value`` as a float array (no copy if it is one); TypeError for what is not real numbers."""
-    _refuse_text_and_bools(name, value, "a real number or array of real numbers")
-    try:
-        return np.asarray(value, dtype=float)
-    except OverflowError:  # a Python int beyond the float range
-        raise ValueError(f"{name} must be finite, got a number too large for a float") from None
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number or array of real numbers, got {value!r}") from None
 
 
 def real_vector(name, value):
@@ -84,11 +70,24 @@ def check_rng(rng):
     return rng
 
 
-# -- scalars, finite arrays and choices -----------------------------------------------------
+# ==== scalars, finite arrays and choices (issue "Faults and bad input") ====================
 # One rule for every field: Python and numpy integers are integers, Python and numpy
 # floats (and integers) are reals; bool and str are neither (a TypeError naming the
 # field); NaN and inf are refused in every real field (a ValueError); a bound that is
 # violated is named with the value found.
+
+__all__ += ["integer", "real", "finite_array", "choice", "MAX_POINT", "MIN_STD", "MAX_STD"]
+
+
+def _float_array(name, value):
+    """``value`` as a float array (no copy if it is one); TypeError for what is not real numbers."""
+    _refuse_text_and_bools(name, value, "a real number or array of real numbers")
+    try:
+        return np.asarray(value, dtype=float)
+    except OverflowError:  # a Python int beyond the float range
+        raise ValueError(f"{name} must be finite, got a number too large for a float") from None
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number or array of real numbers, got {value!r}") from None
 
 
 def _refuse_text_and_bools(name, value, wanted):
@@ -183,3 +182,6 @@ def choice(name, value, allowed):
     if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
     return value
+
+
+# ==== end of the block of "Faults and bad input" ====================================
