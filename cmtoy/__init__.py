@@ -11,6 +11,7 @@ The modules, in reading order (one concept each; data flows down the list):
 ``validation``              the checks every public function runs on its arguments
 ``targets``                 ``GaussianMixture``, the law of x_0; ``SEED_MIXTURE``
 ``mixture_kernels``         log-space mixture densities and CDFs, the quantile solvers
+``quantile_table``          a mixture's quantiles tabulated on normal scores (fast ppf)
 ``schedules``               alpha_t, sigma_t and their derivatives (linear, cosine)
 ``interpolant``             p_t, F_t, score, posterior means, velocity, the exact flow map
 ``mlp``                     the network F_theta: forward, hand-written backward, JVP

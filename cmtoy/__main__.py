@@ -2,6 +2,10 @@
 
 import sys
 
-from .cli import main
+try:
+    from .cli import main
+except KeyboardInterrupt:  # Ctrl-C while numpy and scipy are still loading
+    sys.stderr.write("cmtoy: interrupted\n")
+    sys.exit(130)
 
 sys.exit(main())

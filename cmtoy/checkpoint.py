@@ -10,17 +10,22 @@ A checkpoint is an ordinary NumPy ``.npz`` archive holding
 so ``np.load(path, allow_pickle=False)`` reads it anywhere. Writing goes to a temporary file
 in the same directory, is flushed to disk (fsync), then renamed over the destination with
 ``os.replace``, which POSIX and Windows make atomic: a crash mid-write leaves either the old
-file or the new one, never half of one. Reading checks the zip CRC-32 of every array (a
-flipped byte is caught), the format version, and, in :func:`load_params`, that the stored
-parameters fit the stored network config; every failure is a :class:`CheckpointError`
-naming the file and the problem.
+file or the new one, never half of one (and its temporary file, which the next save to
+the same destination removes once it is :data:`STALE_SECONDS` old). Reading checks the
+zip CRC-32 of every array (a flipped byte is caught), that each array's header matches
+the bytes stored for it (before anything is allocated), the format version, and, in
+:func:`load_params`, that the stored parameters fit the stored network config and are
+finite; every failure is a :class:`CheckpointError` naming the file and the problem.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
+import math
 import os
+import time
 import uuid
 import zipfile
 
@@ -43,6 +48,7 @@ _VERSION_KEY = "__format_version__"
 _META_KEY = "__meta__"
 _CONFIG_KEY = "mlp_config"  # where save_params stores the MLPConfig in meta
 _ZIP_SIGNATURE = b"PK\x03\x04"  # every .npz (zip) archive starts with a local file header
+STALE_SECONDS = 600  # a save's temporary file older than this was left by a killed save
 
 
 class CheckpointError(ValueError):
@@ -77,6 +83,7 @@ def save_checkpoint(path, arrays, meta):
         raise ValueError(f"save_checkpoint: meta must be JSON-serialisable: {error}") from error
 
     directory = os.path.dirname(os.path.abspath(path))
+    _remove_stale_temporaries(directory, os.path.basename(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode is filtered by umask
     try:
@@ -92,6 +99,22 @@ def save_checkpoint(path, arrays, meta):
             pass
         raise
     _fsync_directory(directory)
+
+
+def _remove_stale_temporaries(directory, basename, older_than=STALE_SECONDS):
+    """Delete the ``.NAME.<hex>.tmp`` siblings that a killed save of NAME left behind.
+
+    Only files older than ``older_than`` seconds go, so a save running in parallel
+    keeps its temporary; a file that cannot be removed is left alone.
+    """
+    pattern = os.path.join(glob.escape(directory), f".{glob.escape(basename)}.{'[0-9a-f]' * 12}.tmp")
+    now = time.time()
+    for stale in glob.glob(pattern):
+        try:
+            if now - os.stat(stale).st_mtime > older_than:
+                os.unlink(stale)
+        except OSError:
+            pass
 
 
 def _fsync_directory(directory):
@@ -130,8 +153,11 @@ def load_checkpoint(path):
         raise CheckpointError(path, f"truncated or damaged .npz archive ({error})") from error
     try:
         with archive:
+            _check_headers(path, archive.zip)  # before any array is allocated
             arrays = {name: archive[name] for name in archive.files}  # reads all, checks CRC-32
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
+    except (OSError, ValueError, EOFError, KeyError, MemoryError, zipfile.BadZipFile) as error:
+        if isinstance(error, CheckpointError):
+            raise
         raise CheckpointError(path, f"corrupted archive ({type(error).__name__}: {error})") from error
 
     version = arrays.pop(_VERSION_KEY, None)
@@ -148,11 +174,40 @@ def load_checkpoint(path):
         raise CheckpointError(path, f"no {_META_KEY} entry")
     try:
         meta = json.loads(str(meta[()]))
-    except (ValueError, IndexError) as error:
+    except (ValueError, IndexError, RecursionError) as error:  # RecursionError: absurdly deep nesting
         raise CheckpointError(path, f"{_META_KEY} is not valid JSON ({error})") from error
     if not isinstance(meta, dict):
         raise CheckpointError(path, f"{_META_KEY} must be a JSON object, got {type(meta).__name__}")
     return arrays, meta
+
+
+_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _check_headers(path, archive):
+    """Refuse any array whose .npy header does not match the bytes stored for it.
+
+    A header can claim any shape ((10**12,) in a file of a few bytes): numpy would try to
+    allocate it before noticing. Here each member's declared shape times its item size
+    must equal the bytes that follow the header, and the dtype must be one that loads
+    without pickle. archive: the zipfile.ZipFile of an open NpzFile.
+    """
+    for info in archive.infolist():
+        name = info.filename.removesuffix(".npy")
+        with archive.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            if version not in _HEADER_READERS:
+                raise CheckpointError(path, f"corrupted archive (array {name!r} has .npy version {version})")
+            shape, _, dtype = _HEADER_READERS[version](member)
+            stored = info.file_size - member.tell()
+        if dtype.kind not in "biufcU" or dtype.hasobject:
+            raise CheckpointError(path, f"corrupted archive (array {name!r} has dtype {dtype}, which needs pickle)")
+        declared = math.prod(shape) * dtype.itemsize
+        if declared != stored:
+            raise CheckpointError(
+                path, f"corrupted archive (array {name!r} declares shape {shape} of {dtype}, "
+                f"{declared} bytes, but {stored} bytes are stored)"
+            )
 
 
 def save_params(path, params, meta=None):
@@ -163,6 +218,8 @@ def save_params(path, params, meta=None):
     """
     if not isinstance(params, Params):
         raise TypeError(f"save_params: params must be Params, got {type(params).__name__}")
+    if not np.all(np.isfinite(params.flat)):  # load_params would refuse the file
+        raise ValueError("save_params: the parameters are not all finite (a diverged model?); nothing was written")
     meta = {} if meta is None else dict(meta)
     if _CONFIG_KEY in meta:
         raise ValueError(f"save_params: meta key {_CONFIG_KEY!r} is reserved for the network config")
@@ -198,5 +255,11 @@ def params_from_arrays(flat, config_dict, path):
             path,
             f"parameters of dtype {flat.dtype} and shape {flat.shape} do not fit {config}, "
             f"which needs {config.dtype} of shape ({config.n_params},)",
+        )
+    if not np.all(np.isfinite(flat)):
+        bad = np.flatnonzero(~np.isfinite(flat))
+        raise CheckpointError(
+            path, f"{bad.size} of the {flat.size} parameters are not finite (the first, "
+            f"number {bad[0]}, is {flat[bad[0]]!r}): a diverged or damaged model"
         )
     return Params(config, np.array(flat))  # an owned, writeable copy

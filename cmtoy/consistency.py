@@ -28,8 +28,9 @@ import json
 import numpy as np
 
 from . import mlp
-from .checkpoint import load_params, save_params
+from .checkpoint import CheckpointError, load_params, save_params
 from .schedules import make_schedule
+from .validation import finite_array, real, unit_times
 
 __all__ = [
     "ConsistencyModel", "ExactModel", "scalings", "distance", "DISTANCES", "HUBER_C", "consistency_loss", "load_model",
@@ -73,9 +74,9 @@ class ConsistencyModel:
     """
 
     def __init__(self, schedule, sigma_d, params):
-        sigma_d = float(sigma_d)
-        if not np.isfinite(sigma_d) or sigma_d <= 0:
-            raise ValueError(f"sigma_d must be a finite positive number, got {sigma_d!r}")
+        sigma_d = real("sigma_d", sigma_d, low=0.0, low_open=True)
+        if not isinstance(params, mlp.Params):
+            raise TypeError(f"params must be cmtoy.mlp.Params, got {type(params).__name__}")
         self.schedule = make_schedule(schedule)
         self.sigma_d = sigma_d
         self.params = params
@@ -125,8 +126,12 @@ class ConsistencyModel:
         return mlp.backward(params, net_cache, d_net_out, out=out)
 
     def __call__(self, t, x):
-        """f_theta(t, x) with the model's weights. t, x: broadcastable -> [*batch]"""
-        t, x = np.broadcast_arrays(np.asarray(t, dtype=float), np.asarray(x, dtype=float))
+        """f_theta(t, x) with the model's weights. t, x: broadcastable -> [*batch]
+
+        The model is defined for t in [0, 1] and finite x (|x| <= 1e100): anything else
+        raises ValueError (TypeError for non-numbers) instead of returning numbers.
+        """
+        t, x = np.broadcast_arrays(unit_times("t", t), finite_array("x", x))
         shape = t.shape
         t, x = t.ravel(), x.ravel()
         out = np.empty(t.size)
@@ -156,14 +161,25 @@ class ConsistencyModel:
 
 
 def load_model(path):
-    """Load a model written by :meth:`ConsistencyModel.save`. returns ConsistencyModel"""
+    """Load a model written by :meth:`ConsistencyModel.save`. returns ConsistencyModel
+
+    Raises FileNotFoundError if there is no such file and CheckpointError (a ValueError)
+    naming the file and the problem for anything else: not a model, a missing or
+    invalid metadata field, weights that do not fit or are not finite.
+    """
     params, meta = load_params(path)
     if meta.get("format") != "cmtoy.ConsistencyModel" or meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(
-            f"{path} is not a cmtoy model of format version {FORMAT_VERSION} "
+        raise CheckpointError(
+            path, f"not a cmtoy model of format version {FORMAT_VERSION} "
             f"(found format={meta.get('format')!r}, version={meta.get('format_version')!r})"
         )
-    return ConsistencyModel(meta["schedule"], meta["sigma_d"], params)
+    missing = [key for key in ("schedule", "sigma_d") if key not in meta]
+    if missing:
+        raise CheckpointError(path, f"model metadata lacks {', '.join(missing)}")
+    try:
+        return ConsistencyModel(meta["schedule"], meta["sigma_d"], params)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(path, f"invalid model metadata: {error}") from error
 
 
 class ExactModel:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from .schedules import Schedule, make_schedule
+from .schedules import make_schedule
 from .mixture_kernels import (
     anchored_cdf,
     anchored_quantile,
@@ -40,12 +40,13 @@ from .mixture_kernels import (
     nearer_tail,
 )
 from .targets import GaussianMixture
-from .validation import check_rng, count, real_array, unit_times
+from .validation import check_rng, count, finite_array, real, unit_times
 
 __all__ = ["Interpolant"]
 
 _CHUNK = 1 << 16  # points per block of the flow map: bounds the memory of its temporaries
 _TABLE_MIN = 4096  # at least this many points at one time s: use (and cache) its quantile table
+_FAR_LOG_P = -1e8  # below this log p_t(x), the responsibilities are renormalised (see _responsibilities)
 
 
 class Interpolant:
@@ -63,9 +64,7 @@ class Interpolant:
     def __init__(self, target, schedule=None):
         if not isinstance(target, GaussianMixture):
             raise TypeError(f"target must be a cmtoy.GaussianMixture, got {type(target).__name__}")
-        schedule = make_schedule("linear" if schedule is None else schedule)
-        if not isinstance(schedule, Schedule):
-            raise TypeError(f"schedule must be a cmtoy.Schedule, got {type(schedule).__name__}")
+        schedule = make_schedule("linear" if schedule is None else schedule)  # TypeError/ValueError
         self.target = target
         self.schedule = schedule.validate()
         self._marginals = {}  # time -> GaussianMixture, so quantile tables are built once
@@ -110,10 +109,9 @@ class Interpolant:
         return self._marginals[key]
 
     def _broadcast(self, t, x):
+        """t in [0, 1] and finite x with |x| <= MAX_POINT, broadcast against each other."""
         t = unit_times("t", t)
-        x = real_array("x", x)
-        if not np.all(np.isfinite(x)):
-            raise ValueError("x must be finite")
+        x = finite_array("x", x)
         return np.broadcast_arrays(t, x)
 
     def _responsibilities(self, t, x):
@@ -126,7 +124,14 @@ class Interpolant:
         means, stds = self.components(t)
         log_joint = component_logpdf(x, means, stds, self.target.log_weights)
         log_p = logsumexp(log_joint)
-        return np.exp(log_joint - log_p[..., None]), log_p, means, stds
+        r = np.exp(log_joint - log_p[..., None])
+        far = log_p < _FAR_LOG_P
+        if np.any(far):
+            # |log p| so large that its rounding swamps the log-weights, so r need not sum
+            # to 1 (two equal log_joint give r = 1 each): normalise by the sum explicitly
+            shifted = np.exp(log_joint[far] - np.max(log_joint[far], axis=-1, keepdims=True))
+            r[far] = shifted / np.sum(shifted, axis=-1, keepdims=True)
+        return r, log_p, means, stds
 
     # -- densities ---------------------------------------------------------------------
 
@@ -198,7 +203,7 @@ class Interpolant:
         the mean slope of those paths at t is the flow velocity v_t(x_t).
         rng: numpy.random.Generator; t, x_t: scalars. returns [n]
         """
-        t, x_t = float(unit_times("t", t)), float(real_array("x_t", x_t))
+        t, x_t = real("t", t, low=0.0, high=1.0), float(finite_array("x_t", x_t))
         if t == 0.0:
             raise ValueError("t must be > 0: at t = 0, x_0 = x_t is known exactly")
         weights, means, stds = self.posterior_x0(t, x_t)
@@ -341,7 +346,7 @@ class Interpolant:
 
         x_1: [n]; ts: [m] times in [0, 1]. returns [m, n], row i holding the points at ts[i].
         """
-        x_1 = np.atleast_1d(real_array("x_1", x_1))
+        x_1 = np.atleast_1d(finite_array("x_1", x_1))
         ts = np.atleast_1d(unit_times("ts", ts))
         if x_1.ndim != 1 or ts.ndim != 1:
             raise ValueError(f"x_1 and ts must be one-dimensional, got shapes {x_1.shape} and {ts.shape}")
@@ -390,7 +395,7 @@ class Interpolant:
                [ 1.,  0.]])
         """
         t = unit_times("t", t)
-        return self.schedule.alpha(t) * real_array("x_0", x_0) + self.schedule.sigma(t) * real_array("x_1", x_1)
+        return self.schedule.alpha(t) * finite_array("x_0", x_0) + self.schedule.sigma(t) * finite_array("x_1", x_1)
 
     def sample_endpoints(self, rng, n, t):
         """Draw x_0 ~ target, x_1 ~ N(0, 1) and form x_t = alpha_t x_0 + sigma_t x_1 (seed eq. 2).

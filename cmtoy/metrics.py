@@ -19,7 +19,7 @@ from scipy import special
 from .consistency import DISTANCES, HUBER_C
 from .interpolant import Interpolant
 from .targets import GaussianMixture
-from .validation import check_rng, count, unit_times
+from .validation import check_rng, choice, finite_array, integer, real, real_array, unit_times
 
 __all__ = ["wasserstein1", "flow_map_error", "induction_error", "InductionError", "ct_fixed_point"]
 
@@ -60,11 +60,9 @@ def wasserstein1(samples, target):
     """
     if not isinstance(target, GaussianMixture):
         raise TypeError(f"target must be a cmtoy.GaussianMixture, got {type(target).__name__}")
-    x = np.sort(np.asarray(samples, dtype=float).ravel())
+    x = np.sort(finite_array("samples", samples).ravel())
     if x.size == 0:
         raise ValueError("samples is empty: W1 needs at least one sample")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("samples must be finite, got a NaN or infinite value")
     n = x.size
     c = np.arange(1, n) / n  # F_n on [x_(i), x_(i+1)], i = 1..n-1
     a, b = x[:-1], x[1:]
@@ -90,7 +88,7 @@ def flow_map_error(model, interp, n=20_000, rng=None, seed=0):
     model : callable (t [n], x [n]) -> [n], e.g. a ConsistencyModel
     interp : Interpolant
     n : int
-        Number of (t, x) points.
+        Number of (t, x) points, >= 1 (the mean of no points is undefined).
 
     Returns
     -------
@@ -98,8 +96,8 @@ def flow_map_error(model, interp, n=20_000, rng=None, seed=0):
     """
     if not isinstance(interp, Interpolant):
         raise TypeError(f"interp must be a cmtoy.Interpolant, got {type(interp).__name__}")
-    n = count("n", n)
-    rng = np.random.default_rng(seed) if rng is None else rng
+    n = integer("n", n, low=1)
+    rng = np.random.default_rng(integer("seed", seed, low=0)) if rng is None else rng
     check_rng(rng)
     t = rng.uniform(0.0, 1.0, n)
     x = interp.sample(rng, n, t)
@@ -118,8 +116,8 @@ class InductionError:
     bias: np.ndarray  # [m] median over x_{t+dt} of |E[f*(t, x_t) | x_{t+dt}] - f*(t+dt, x_{t+dt})|
     spread: np.ndarray  # [m] median over x_{t+dt} of the std of f*(t, x_t) given x_{t+dt}
     mean_bias: np.ndarray  # [m] mean instead of median: dominated by points near a jump of f*
-    bias_slope: float  # d log(bias) / d log(dt): 2 where the dt^2 law holds
-    spread_slope: float  # d log(spread) / d log(dt): 1 where the spread is O(dt)
+    bias_slope: float  # d log(bias) / d log(dt): 2 where the dt^2 law holds (NaN with < 2 distinct dts)
+    spread_slope: float  # d log(spread) / d log(dt): 1 where the spread is O(dt) (NaN likewise)
 
 
 def induction_error(interp, t, dts, n=256, rng=None, seed=0, n_nodes=24):
@@ -143,23 +141,29 @@ def induction_error(interp, t, dts, n=256, rng=None, seed=0, n_nodes=24):
     ----------
     interp : Interpolant
     t : float in [0, 1)
-    dts : [m] positive steps with t + dt <= 1
-    n : int
+    dts : [m] positive steps with t + dt <= 1, m >= 1
+    n : int >= 1
         Number of points y ~ p_{t+dt} (shared across dts via their quantiles).
-    n_nodes : int
+    n_nodes : int >= 1
         Gauss-Hermite nodes per posterior component.
 
     Returns
     -------
     InductionError
     """
-    t = float(unit_times("t", t))
-    dts = np.atleast_1d(np.asarray(dts, dtype=float))
-    if dts.ndim != 1 or np.any(dts <= 0) or np.any(t + dts > 1):
-        raise ValueError(f"dts must be a 1-D array of steps in (0, 1 - t] = (0, {1 - t:g}], got {dts}")
-    rng = np.random.default_rng(seed) if rng is None else rng
+    if not isinstance(interp, Interpolant):
+        raise TypeError(f"interp must be a cmtoy.Interpolant, got {type(interp).__name__}")
+    t = real("t", t, low=0.0, high=1.0, high_open=True)
+    dts = np.atleast_1d(real_array("dts", dts))
+    if dts.ndim != 1 or dts.size == 0 or not np.all((dts > 0) & (t + dts <= 1)):
+        raise ValueError(
+            f"dts must be a non-empty 1-D array of steps in (0, 1 - t] = (0, {1 - t:g}], got {dts.tolist()}"
+        )
+    n = integer("n", n, low=1)  # medians of no points are undefined
+    n_nodes = integer("n_nodes", n_nodes, low=1)
+    rng = np.random.default_rng(integer("seed", seed, low=0)) if rng is None else rng
     check_rng(rng)
-    u = rng.uniform(0.0, 1.0, count("n", n))
+    u = rng.uniform(0.0, 1.0, n)
     bias, spread, mean_bias = np.empty(dts.size), np.empty(dts.size), np.empty(dts.size)
     for i, dt in enumerate(dts):
         s = t + dt
@@ -171,10 +175,16 @@ def induction_error(interp, t, dts, n=256, rng=None, seed=0, n_nodes=24):
         abs_bias = np.abs(mean - interp.flow_map(y, s, 0.0))
         bias[i], mean_bias[i] = np.median(abs_bias), np.mean(abs_bias)
         spread[i] = np.median(np.sqrt(var))
-    log_dt = np.log(dts)
-    bias_slope = np.polyfit(log_dt, np.log(bias), 1)[0] if dts.size > 1 else np.nan
-    spread_slope = np.polyfit(log_dt, np.log(spread), 1)[0] if dts.size > 1 else np.nan
-    return InductionError(t, dts, bias, spread, mean_bias, float(bias_slope), float(spread_slope))
+    return InductionError(t, dts, bias, spread, mean_bias, _loglog_slope(dts, bias), _loglog_slope(dts, spread))
+
+
+def _loglog_slope(dts, values):
+    """The least-squares slope of log(values) against log(dts), over the values > 0;
+    NaN where it is undefined (fewer than two distinct such dts). dts, values: [m] -> float"""
+    use = values > 0
+    if np.unique(dts[use]).size < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(dts[use]), np.log(values[use]), 1)[0])
 
 
 def _isolation_partners(interp, t, s, y, n_nodes):
@@ -260,15 +270,12 @@ def ct_fixed_point(interp, ts, x, distance="squared", huber_c=HUBER_C, n_nodes=2
     ts = unit_times("ts", ts)
     if ts.ndim != 1 or ts.size < 2 or ts[0] != 0.0 or np.any(np.diff(ts) <= 0):
         raise ValueError(f"ts must be a 1-D array of at least 2 increasing times from 0, got {ts}")
-    x = np.asarray(x, dtype=float)
-    if x.ndim != 1 or x.size < 2 or not np.all(np.isfinite(x)) or np.any(np.diff(x) <= 0):
+    x = finite_array("x", x)
+    if x.ndim != 1 or x.size < 2 or np.any(np.diff(x) <= 0):
         raise ValueError(f"x must be a 1-D array of at least 2 increasing finite points, got shape {x.shape}")
-    if distance not in DISTANCES:
-        raise ValueError(f"distance must be one of {DISTANCES}, got {distance!r}")
-    if isinstance(huber_c, bool) or not isinstance(huber_c, (int, float)) or not (0 < huber_c < np.inf):
-        raise ValueError(f"huber_c must be a finite number > 0, got {huber_c!r}")
-    if isinstance(n_nodes, bool) or not isinstance(n_nodes, (int, np.integer)) or n_nodes < 1:
-        raise ValueError(f"n_nodes must be an integer >= 1, got {n_nodes!r}")
+    choice("distance", distance, DISTANCES)
+    huber_c = real("huber_c", huber_c, low=0.0, low_open=True)
+    n_nodes = integer("n_nodes", n_nodes, low=1)
     f = x.copy()  # f_N(t_0, x) = x
     for t, s in zip(ts[:-1], ts[1:]):
         x_t, w = _isolation_partners(interp, float(t), float(s), x, n_nodes)

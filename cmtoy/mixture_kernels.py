@@ -22,10 +22,8 @@ from scipy import special
 
 from .validation import real_array
 
-_LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
+LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)  # log of the normal density's constant, shared
 _SQRT_2PI = np.sqrt(2.0 * np.pi)
-
-
 
 
 def logsumexp(a):
@@ -47,8 +45,9 @@ def component_logpdf(x, means, stds, log_weights):
     x: [*batch]; means, stds: [*batch, K] (or broadcastable); log_weights: [K]
     returns [*batch, K]
     """
-    z = (x[..., None] - means) / stds
-    return log_weights - 0.5 * z * z - np.log(stds) - _LOG_SQRT_2PI
+    with np.errstate(over="ignore"):  # far beyond the components z^2 = inf: log density -inf, exactly
+        z = (x[..., None] - means) / stds
+        return log_weights - 0.5 * z * z - np.log(stds) - LOG_SQRT_2PI
 
 
 def mixture_logpdf(x, means, stds, log_weights):
@@ -62,7 +61,8 @@ def mixture_logcdf(x, means, stds, log_weights, upper=False):
     The upper tail is computed directly from Phi(-z), never as 1 - F, so it keeps its
     relative precision. Shapes as :func:`component_logpdf`; returns [*batch].
     """
-    z = (x[..., None] - means) / stds
+    with np.errstate(over="ignore"):  # z = +-inf far away: log_ndtr gives the limits 0 and -inf
+        z = (x[..., None] - means) / stds
     if upper:
         z = -z
     return logsumexp(log_weights + special.log_ndtr(z))
@@ -72,8 +72,19 @@ def _logcdf_and_logpdf(x, means, stds, log_weights):
     """(log F(x), log p(x)) from one standardisation z = (x - m_k) / s_k."""
     z = (x[..., None] - means) / stds
     log_f = logsumexp(log_weights + special.log_ndtr(z))
-    log_p = logsumexp(log_weights - 0.5 * z * z - np.log(stds) - _LOG_SQRT_2PI)
+    log_p = logsumexp(log_weights - 0.5 * z * z - np.log(stds) - LOG_SQRT_2PI)
     return log_f, log_p
+
+
+def length_unit(stds):
+    """The length u in the solvers' tolerances 1e-15 (u + |y|): 1, unless a component is
+    narrower than 1e-3, when it is 1e3 s_min. The tolerances of a mixture of very narrow
+    components then scale with its width, so its quantiles are as precise relative to the
+    width as those of a unit mixture; every wider mixture is solved exactly as before.
+
+    stds: any shape -> float
+    """
+    return min(1.0, 1e3 * float(np.min(stds)))
 
 
 def mixture_quantile(log_p, upper, means, stds, log_weights, x_init=None, lo=None, hi=None):
@@ -82,7 +93,7 @@ def mixture_quantile(log_p, upper, means, stds, log_weights, x_init=None, lo=Non
     The default bracket comes from the component quantiles: if every component CDF is at
     most p at y then so is their weighted mean, hence the root lies between the smallest
     and the largest component quantile q_k = m_k + s_k Phi^{-1}(p). See
-    :func:`_solve_signed` for the iteration.
+    :func:`solve_signed` for the iteration.
 
     log_p: [*batch] (<= 0); upper: [*batch] bool; means, stds: [*batch, K] or [K];
     x_init, lo, hi: optional [*batch] starting point and bracket (in x).
@@ -109,11 +120,11 @@ def mixture_quantile(log_p, upper, means, stds, log_weights, x_init=None, lo=Non
     y0 = 0.5 * (lo + hi) if x_init is None else sign * np.broadcast_to(x_init, shape).ravel()
     # Far from the root, Newton on the convex lower tail of F crawls (steps of about
     # s_k / |z|), while log F is nearly linear there: without a close start, use the log.
-    y = _solve_signed(log_p, sign, m, s, log_weights, y0, lo, hi, plain_ok=x_init is not None)
+    y = solve_signed(log_p, sign, m, s, log_weights, y0, lo, hi, plain_ok=x_init is not None, unit=length_unit(s))
     return (sign * y).reshape(shape)
 
 
-def _newton(evaluate, y, lo, hi, data, max_iter=300):
+def _newton(evaluate, y, lo, hi, data, max_iter=1200, unit=1.0):
     """Safeguarded Newton iteration for an increasing g(y) = 0, one root per point.
 
     ``evaluate(y, **data) -> (g, step, curvature)`` gives g, the Newton step g / g' and
@@ -127,6 +138,8 @@ def _newton(evaluate, y, lo, hi, data, max_iter=300):
     on their last axis (an array whose last axis has length 1 is shared by all points).
 
     y, lo, hi: [n]; data: arrays [..., n] or [..., 1]. returns y: [n]
+    Bisection alone closes a bracket of 2e100 (two modes MAX_POINT apart) to 1e-15 in
+    under 400 steps, so max_iter is only reached through a bug.
     Raises RuntimeError if some point has not converged after max_iter steps (a bug).
     """
     lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
@@ -145,7 +158,7 @@ def _newton(evaluate, y, lo, hi, data, max_iter=300):
             exact = g == 0
             y_new = np.where(newton, y_new, 0.5 * (lo + hi))
             y_new = np.where(exact, y, y_new)
-            scale = 1.0 + np.abs(y_new)
+            scale = unit + np.abs(y_new)  # see length_unit
             certified = (size <= 1e-3 * scale) & (100.0 * curvature * size * size <= 1e-14 * scale)
             done = (newton & (certified | (size <= 1e-13 * scale))) | (hi - lo <= 1e-15 * scale) | exact
         if idx is None:
@@ -163,7 +176,7 @@ def _newton(evaluate, y, lo, hi, data, max_iter=300):
     raise RuntimeError(f"quantile iteration did not converge for {idx.size} points; please report")
 
 
-def _solve_signed(log_p, sign, m, s, log_weights, y, lo, hi, plain_ok=True):
+def solve_signed(log_p, sign, m, s, log_weights, y, lo, hi, plain_ok=True, unit=1.0):
     """Solve log F(y) = log_p in signed coordinates by :func:`_newton`.
 
     In signed coordinates the upper tail of a point with sign -1 is the lower tail of the
@@ -197,7 +210,7 @@ def _solve_signed(log_p, sign, m, s, log_weights, y, lo, hi, plain_ok=True):
 
     p = np.exp(np.where(plain, log_p, 0.0))
     data = dict(signed_m=m.T * sign, s=s.T, log_p=log_p, p=p, plain=plain)
-    return _newton(evaluate, y, lo, hi, data)
+    return _newton(evaluate, y, lo, hi, data, unit=unit)
 
 
 def anchored_cdf(x, means, stds, weights, left):
@@ -233,7 +246,7 @@ def anchored_quantile(r, means, stds, weights, left):
         return g, g / dens, np.full(y.shape, np.inf)
 
     data = dict(r=r, means=means.T, stds=stds.T, left=left.T)
-    return _newton(evaluate, 0.5 * (lo + hi), lo, hi, data)
+    return _newton(evaluate, 0.5 * (lo + hi), lo, hi, data, unit=length_unit(stds))
 
 
 def nearer_tail(u):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validation import check_rng, count
+from .validation import check_rng, count, real_array
 
 __all__ = ["sample", "check_sampling_times"]
 
@@ -20,7 +20,8 @@ def check_sampling_times(times):
     """The sampling times as a float array [m], validated.
 
     They must start at 1 (pure noise), be strictly decreasing and stay in (0, 1];
-    otherwise a ValueError names the offending sequence.
+    otherwise a ValueError names the offending sequence (a TypeError if they are not
+    real numbers).
 
     >>> check_sampling_times((1.0, 0.5))
     array([1. , 0.5])
@@ -29,10 +30,7 @@ def check_sampling_times(times):
         ...
     ValueError: times must be strictly decreasing in (0, 1], got [1.0, 0.5, 0.7]
     """
-    try:
-        ts = np.array(times, dtype=float).ravel()
-    except (TypeError, ValueError):
-        raise TypeError(f"times must be a sequence of floats, got {times!r}") from None
+    ts = real_array("times", times).ravel()
     if ts.size == 0:
         raise ValueError("times is empty: give at least (1.0,) for one-step sampling")
     if ts[0] != 1.0:
@@ -62,9 +60,11 @@ def sample(model, rng, n, times=(1.0,), return_path=False):
     samples : [n]
     path : [m, n], only if ``return_path``; path[-1] is ``samples``.
     """
-    n = count("n", n)
+    n = count("n", n)  # n = 0 gives an empty array, as numpy does
     check_rng(rng)
     ts = check_sampling_times(times)
+    if not callable(model) or not hasattr(model, "schedule"):
+        raise TypeError(f"model must be a callable with a schedule (a ConsistencyModel), got {type(model).__name__}")
     schedule = model.schedule
     x_0 = model(np.ones(n), rng.standard_normal(n))  # f(1, x_1): alpha_1 = 0, sigma_1 = 1
     path = [x_0]

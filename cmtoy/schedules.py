@@ -153,10 +153,17 @@ SCHEDULES = {"linear": LinearSchedule, "cosine": CosineSchedule}
 
 
 def make_schedule(name):
-    """A schedule from its name ("linear" or "cosine"), or a Schedule passed through."""
+    """A schedule from its name ("linear" or "cosine"), or a Schedule passed through.
+
+    Raises ValueError for an unknown name and TypeError for anything that is neither a
+    name nor a Schedule instance (a Schedule class is named as such: instantiate it).
+    """
     if isinstance(name, Schedule):
         return name
-    try:
-        return SCHEDULES[name]()
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown schedule {name!r}; choose one of {sorted(SCHEDULES)}") from None
+    if isinstance(name, type) and issubclass(name, Schedule):
+        raise TypeError(f"schedule must be a Schedule instance, got the class {name.__name__}; use {name.__name__}()")
+    if not isinstance(name, str):
+        raise TypeError(f"schedule must be a Schedule or one of {sorted(SCHEDULES)}, got {type(name).__name__}")
+    if name not in SCHEDULES:
+        raise ValueError(f"unknown schedule {name!r}; choose one of {sorted(SCHEDULES)}")
+    return SCHEDULES[name]()

@@ -174,7 +174,7 @@ CORRUPTIONS = {
     "no meta": (crafted(__meta__=None), "no __meta__"),
     "meta not JSON": (crafted(__meta__=np.str_("{not json")), "not valid JSON"),
     "meta not a dict": (crafted(__meta__=np.str_("[1, 2]")), "JSON object"),
-    "pickled array": (crafted(extra=np.array([{"a": 1}], dtype=object)), "corrupted archive"),
+    "pickled array": (crafted(extra=np.array([{"a": 1}], dtype=object)), "corrupted archive.*dtype object.*pickle"),
     "missing params": (crafted(params=None), "no 'params' array"),
     "missing config": (crafted(__meta__=np.str_("{}")), "no 'mlp_config'"),
     "wrong shape": (crafted(params=np.zeros(CONFIG.n_params - 1)), r"shape \(\d+,\) do not fit"),

@@ -72,3 +72,10 @@ def test_schedule_by_name_and_unknown_name():
     assert isinstance(cmtoy.Interpolant(cmtoy.SEED_MIXTURE, "cosine").schedule, cmtoy.CosineSchedule)
     with pytest.raises(ValueError, match=r"unknown schedule 'sqrt'.*'cosine', 'linear'"):
         cmtoy.Interpolant(cmtoy.SEED_MIXTURE, "sqrt")
+
+
+def test_a_schedule_that_is_neither_a_name_nor_an_instance_is_a_type_error():
+    with pytest.raises(TypeError, match=r"Schedule instance, got the class LinearSchedule; use LinearSchedule\(\)"):
+        cmtoy.Interpolant(cmtoy.SEED_MIXTURE, cmtoy.LinearSchedule)
+    with pytest.raises(TypeError, match="schedule must be a Schedule or one of .*got int"):
+        cmtoy.Interpolant(cmtoy.SEED_MIXTURE, 3)

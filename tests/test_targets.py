@@ -124,7 +124,8 @@ def test_quantile_table_cells_marked_exact_are_exact_everywhere_inside(mix):
 
     from cmtoy.mixture_kernels import mixture_quantile
 
-    kappa, cells = mix._quantile_table()
+    table = mix.quantile_table()
+    kappa, cells = table.kappa, table.cells
     h, m = kappa[1] - kappa[0], kappa.size
     exact = cells[:, 6] == 1.0
     assert exact.mean() > 0.9  # the table answers most points by itself
