@@ -14,6 +14,7 @@ The modules, in reading order (one concept each; data flows down the list):
 ``quantile_table``          a mixture's quantiles tabulated on normal scores (fast ppf)
 ``schedules``               alpha_t, sigma_t and their derivatives (linear, cosine)
 ``interpolant``             p_t, F_t, score, posterior means, velocity, the exact flow map
+``exact_flow``              the flow map h_{t->s} = F_s^{-1}(F_t(x)), solved to full precision
 ``mlp``                     the network F_theta: forward, hand-written backward, JVP
 ``optim``                   Adam, EMA, the learning-rate schedule
 ``checkpoint``              save and load arrays + JSON, atomic, without pickle

@@ -29,23 +29,14 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from . import exact_flow
+from .mixture_kernels import component_logpdf, logsumexp, mixture_logcdf, mixture_quantile, nearer_tail
 from .schedules import make_schedule
-from .mixture_kernels import (
-    anchored_cdf,
-    anchored_quantile,
-    component_logpdf,
-    logsumexp,
-    mixture_logcdf,
-    mixture_quantile,
-    nearer_tail,
-)
 from .targets import GaussianMixture
 from .validation import check_rng, count, finite_array, real, unit_times
 
 __all__ = ["Interpolant"]
 
-_CHUNK = 1 << 16  # points per block of the flow map: bounds the memory of its temporaries
-_TABLE_MIN = 4096  # at least this many points at one time s: use (and cache) its quantile table
 _FAR_LOG_P = -1e8  # below this log p_t(x), the responsibilities are renormalised (see _responsibilities)
 
 
@@ -153,7 +144,7 @@ class Interpolant:
     def ppf(self, t, u):
         """F_t^{-1}(u). t, u: broadcastable, u in [0, 1] -> [*batch]"""
         t = unit_times("t", t)
-        return self._quantile(t, *nearer_tail(u))
+        return exact_flow.marginal_quantile(self, t, *nearer_tail(u))
 
     def score(self, t, x):
         """d/dx log p_t(x) = -sum_k r_k (x - m_k) / v_k. t, x: broadcastable -> [*batch]"""
@@ -260,82 +251,8 @@ class Interpolant:
         t, x, s = np.broadcast_arrays(t, x, s)
         shape = x.shape
         t, x, s = t.ravel(), x.ravel(), s.ravel()  # 1-D, so that scalars can be written into
-        y = np.empty(x.shape)
-        gap = np.zeros(x.shape, dtype=bool)
-        k = np.zeros(x.shape, dtype=np.intp)
-        # in blocks, so that a million points need tens of MB of temporaries, not a GB
-        for i in range(0, x.size, _CHUNK):
-            block = slice(i, i + _CHUNK)
-            y[block], gap[block], k[block] = self._flow_map(x[block], t[block], s[block])
-        # the few points near a partial weight W_k, all at once (one solve, not one per block)
-        where = np.flatnonzero(gap)
-        for i in range(0, where.size, _CHUNK):
-            sel = where[i : i + _CHUNK]
-            y[sel] = self._flow_across_gap(x[sel], t[sel], s[sel], k[sel])
+        y = exact_flow.solve(self, x, t, s)
         return np.where(t == s, x, y).reshape(shape)
-
-    def _flow_map(self, x, t, s):
-        """F_s^{-1}(F_t(x)) on validated 1-D arrays x, t, s: [n].
-
-        returns (y [n], gap [n] bool, k [n]): where ``gap``, y is not accurate yet and
-        :meth:`_flow_across_gap` must redo it with the partial weight W_k.
-        """
-        means, stds = self.components(t)
-        # carry the smaller of the two tail probabilities, so that nothing cancels in 1 - F
-        # (log space below ~1e-300). q_k is the smaller tail of component k, to full
-        # relative precision; Phi(z_k) and Phi(-z_k) are q_k and 1 - q_k in some order.
-        z = (x[..., None] - means) / stds
-        q = special.ndtr(-np.abs(z))
-        below = z < 0
-        w = self.target.weights
-        cdf = np.where(below, q, 1.0 - q) @ w  # F_t(x)
-        upper = cdf > 0.5
-        p = np.where(upper, np.where(below, 1.0 - q, q) @ w, cdf)  # the upper tail without cancellation
-        with np.errstate(divide="ignore"):
-            log_p = np.log(p)
-        far = log_p < -690.0  # beyond ~1e-300 recompute in log space before it underflows
-        if np.any(far):
-            z_far = np.where(upper[far][..., None], -z[far], z[far])
-            log_p[far] = logsumexp(self.target.log_weights + special.log_ndtr(z_far))
-        if self.target.n_components == 1:
-            gap, k = np.zeros(x.shape, dtype=bool), np.zeros(x.shape, dtype=np.intp)
-        else:
-            k, distance = self._nearest_partial_weight(cdf)
-            gap = distance < 1e-4
-        if not np.any(gap):
-            return self._quantile(s, log_p, upper), gap, k
-        y = np.full(x.shape, np.nan)  # gap points are left to the caller: F_t has too few digits there
-        solve = ~gap
-        y[solve] = self._quantile(s[solve], log_p[solve], upper[solve])
-        return y, gap, k
-
-    def _nearest_partial_weight(self, cdf):
-        """The partial sum of weights W_k (0 < W_k < 1) nearest to F_t, and the distance.
-
-        Components are ordered by mean (the order alpha_t mu_k keeps for every t); W_k is
-        the weight of the first k of them. Within 1e-4 of a W_k, F_t (or 1 - F_t) loses the
-        digits that say where in the gap between two modes a point lies, and
-        :meth:`_flow_across_gap` carries F_t - W_k instead.
-        cdf: [n] F_t(x). returns (k [n] int, distance [n])
-        """
-        order = np.argsort(self.target.means, kind="stable")
-        partial = np.cumsum(self.target.weights[order])[:-1]  # W_1 .. W_{K-1}
-        distance = np.abs(np.subtract.outer(partial, cdf))  # [K - 1, n]
-        return np.argmin(distance, axis=0) + 1, np.min(distance, axis=0)
-
-    def _flow_across_gap(self, x, t, s, k):
-        """h_{t->s}(x) through the anchored CDF F - W_k (see :meth:`_nearest_partial_weight`).
-
-        x, t, s: [n]; k: [n] number of components, in order of their means, on the left.
-        returns [n]
-        """
-        w = self.target.weights
-        rank = np.argsort(np.argsort(self.target.means, kind="stable"))
-        left = rank[None, :] < k[:, None]
-        means_t, stds_t = self.components(t)
-        r = anchored_cdf(x, means_t, stds_t, w, left)
-        means_s, stds_s = self.components(s)
-        return anchored_quantile(r, means_s, stds_s, w, left)
 
     def consistency_function(self, t, x):
         """The exact consistency function f*(t, x) = h_{t->0}(x). t, x: broadcastable"""
@@ -353,28 +270,6 @@ class Interpolant:
         # one broadcast call: the quantiles of every time are solved in one vectorised
         # iteration, rather than in one call (and perhaps one quantile table) per time
         return self.flow_map(x_1[None, :], 1.0, ts[:, None])
-
-    def _quantile(self, s, log_p, upper):
-        """Solve the (lower or upper) log tail probability of x_s = log_p for the point."""
-        s, log_p, upper = np.broadcast_arrays(s, log_p, upper)
-        out = np.empty(s.shape)
-        # many points at one time (s = 0 for f*, say) share that marginal's quantile
-        # table; scattered times are solved together from component-quantile brackets
-        if s.size >= _TABLE_MIN and np.all(s == s.flat[0]):  # one time: skip the sort
-            times, counts = s.flat[:1], np.array([s.size])
-        else:
-            times, counts = np.unique(s, return_counts=True)
-        tabled = np.isin(s, times[counts >= _TABLE_MIN])
-        for time in times[counts >= _TABLE_MIN]:
-            sel = s == time
-            out[sel] = self.marginal(time).quantile_from_log(log_p[sel], upper[sel])
-        rest = ~tabled & np.isfinite(log_p)
-        endless = ~tabled & ~np.isfinite(log_p)  # probability 0: the point is at -inf or +inf
-        out[endless] = np.where(upper[endless], np.inf, -np.inf)
-        if np.any(rest):
-            means, stds = self.components(s[rest])
-            out[rest] = mixture_quantile(log_p[rest], upper[rest], means, stds, self.target.log_weights)
-        return out
 
     # -- sampling --------------------------------------------------------------------------
 
