@@ -66,3 +66,53 @@ def check_rng(rng):
             f"rng must be a numpy.random.Generator (e.g. numpy.random.default_rng(0)), got {type(rng).__name__}"
         )
     return rng
+
+
+
+# -- settings of the config dataclasses (TrainConfig, MLPConfig, AdamConfig, LRSchedule) ----
+# A setting is one number or one name. NumPy scalars count as the Python numbers they hold;
+# bool, though an int to Python, is never a count or a rate; NaN and inf are never a setting.
+
+__all__ += ["integer", "real", "choice", "flag"]
+
+
+def integer(name, value, minimum=None):
+    """An integer setting (numpy integers too, not bool), ``>= minimum`` if given. returns int"""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        kind = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+    return int(value)
+
+
+def real(name, value, low=None, high=None, *, low_open=False, high_open=False):
+    """A finite real setting (ints and numpy scalars too, not bool) in [low, high]. returns float
+
+    ``low_open`` / ``high_open`` exclude the bound itself; None means no bound.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if not np.isfinite(value) or too_low or too_high:
+        left = "(-inf" if low is None else f"{'(' if low_open else '['}{low:g}"
+        right = "inf)" if high is None else f"{high:g}{')' if high_open else ']'}"
+        where = "" if low is None and high is None else f" in {left}, {right}"
+        raise ValueError(f"{name} must be a finite number{where}, got {value!r}")
+    return value
+
+
+def choice(name, value, allowed):
+    """One of the names in ``allowed`` (strings only). returns value"""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {tuple(allowed)}")
+    return value
+
+
+def flag(name, value):
+    """A yes/no setting: a bool (numpy's too). returns bool"""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
