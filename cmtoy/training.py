@@ -299,26 +299,25 @@ def _train(interp, config, callback):
         if callback is not None:
             callback(step, output, history)
 
-    bar = tqdm(range(config.steps), disable=not config.progress, desc=f"train {config.method}")
-    for k in bar:
-        loss, _ = batches.loss(k, params, target, out=grads)
-        check.loss(k, loss)
-        optim.adam_step(params.flat, grads.flat, adam, lrs[k])
-        if config.ema > 0:
-            optim.ema_update(target.flat, params.flat, config.ema)
-        if config.eval_ema > 0:
-            optim.ema_update(averaged.flat, params.flat, config.eval_ema)
-        history["loss"].append(loss)
-        history["steps_done"] = k + 1
-        if k % 200 == 0:
-            bar.set_postfix(loss=f"{loss:.3g}", **getattr(batches, "status", {}), refresh=False)
-        if (k + 1) % check.CHECK_EVERY == 0:
-            check.weights(k, params)
-        if config.eval_every and (k + 1) % config.eval_every == 0 and k + 1 < config.steps:
-            record(k + 1)
-        if config.max_seconds is not None and time.perf_counter() - start > config.max_seconds:
-            break
-    bar.close()
+    with tqdm(range(config.steps), disable=not config.progress, desc=f"train {config.method}") as bar:
+        for k in bar:
+            loss, _ = batches.loss(k, params, target, out=grads)
+            check.loss(k, loss)
+            optim.adam_step(params.flat, grads.flat, adam, lrs[k])
+            if config.ema > 0:
+                optim.ema_update(target.flat, params.flat, config.ema)
+            if config.eval_ema > 0:
+                optim.ema_update(averaged.flat, params.flat, config.eval_ema)
+            history["loss"].append(loss)
+            history["steps_done"] = k + 1
+            if k % 200 == 0:
+                bar.set_postfix(loss=f"{loss:.3g}", **getattr(batches, "status", {}), refresh=False)
+            if (k + 1) % check.CHECK_EVERY == 0:
+                check.weights(k, params)
+            if config.eval_every and (k + 1) % config.eval_every == 0 and k + 1 < config.steps:
+                record(k + 1)
+            if config.max_seconds is not None and time.perf_counter() - start > config.max_seconds:
+                break
     history["loss"] = np.asarray(history["loss"])
     record(history["steps_done"])
     return output, history

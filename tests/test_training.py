@@ -80,7 +80,7 @@ def test_qmc_batches_cover_steps_and_modes_in_proportion_unlike_iid_ones():
     p = np.full(64, 1.0 / 64)  # 256 pairs over 64 steps: 4 per step
     counts = {}
     for sampling in ("iid", "qmc"):
-        draw = BatchSampler(TrainConfig(sampling=sampling, batch=256), INTERP.target, np.random.default_rng(3))
+        draw = BatchSampler(TrainConfig(sampling=sampling, batch=256).resolved(), INTERP.target, np.random.default_rng(3))
         batches = [draw(p) for _ in range(20)]
         counts[sampling] = (np.array([np.bincount(n, minlength=64) for n, _, _ in batches]),
                             np.array([np.sum(x_0 > 0.5) for _, x_0, _ in batches]))  # the mode at 2 (weight 0.2)
@@ -95,7 +95,7 @@ def test_qmc_batches_cover_steps_and_modes_in_proportion_unlike_iid_ones():
 
 def test_iid_batches_draw_from_the_rng_in_the_documented_order():
     p = np.array([0.2, 0.3, 0.5])
-    n, x_0, x_1 = BatchSampler(TrainConfig(sampling="iid", batch=8), INTERP.target, np.random.default_rng(4))(p)
+    n, x_0, x_1 = BatchSampler(TrainConfig(sampling="iid", batch=8).resolved(), INTERP.target, np.random.default_rng(4))(p)
     rng = np.random.default_rng(4)
     assert np.array_equal(n, rng.choice(3, size=8, p=p))
     assert np.array_equal(x_0, INTERP.target.sample(rng, 8)) and np.array_equal(x_1, rng.standard_normal(8))
