@@ -192,10 +192,11 @@ class DivergenceCheck:
     LOSS_GROWTH times the loss of the untrained model: the consistency losses fall as
     training goes on. Every CHECK_EVERY steps, before each evaluation and after the last
     step, the weights must be finite and their norm below WEIGHT_GROWTH times its start.
-    Adam moves every weight by about the learning rate each step whatever the gradient's
-    scale, so a learning rate far too large shows first in the weights: default runs stay
-    within a few times their initial norm, while such a rate multiplies it in a few
-    hundred steps. Checking the weights every step would cost a pass over them per step.
+    Adam moves a weight by up to about the learning rate each step, whatever the gradient's
+    scale, so a learning rate far too large shows in the weights even where the loss stays
+    finite: default runs stay within a few times their initial norm, while such a rate
+    multiplies it within a few hundred steps. (Every step, the check would be one more pass
+    over all weights per step.)
     """
 
     LOSS_GROWTH = 1e6
