@@ -36,6 +36,7 @@ Timings depend on the load of the machine; the machine and its load are printed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -83,7 +84,7 @@ def score(model, interp, seed=0):
 
 def run(interp, config):
     """Train (no progress bar, one evaluation at the end) and score. -> dict"""
-    config = TrainConfig(**{**config.__dict__, "progress": False, "eval_samples": 1000})
+    config = dataclasses.replace(config, progress=False, eval_samples=1000)
     start = time.perf_counter()
     model, history = train(interp, config)
     seconds = time.perf_counter() - start
@@ -132,7 +133,7 @@ def runs_table(interp, title, seeds, multiples=(1.0,), steps=None, methods=METHO
               "flow-map error")
     print_row(*["---"] * 8)
     for method in methods:
-        base = default_config(method, steps).steps
+        base = default_config(method, steps).resolved().steps
         for seed in seeds:
             for multiple in multiples:
                 r = run(interp, default_config(method, int(round(multiple * base)), seed=seed))
@@ -157,7 +158,7 @@ def ablation_table(interp, name, steps, seeds):
     print(f"\n### {name}: iCT's changes one at a time ({steps} steps, mean over seeds {list(seeds)})\n")
     print_row("variant", "1-step W1", "2-step W1 (1, 0.5)", "2-step W1 (1, 0.3)", "flow-map error")
     print_row(*["---"] * 5)
-    ct_defaults = TrainConfig(method="ct")
+    ct_defaults = TrainConfig(method="ct").resolved()
     variants = [("ict (all changes)", dict(method="ict")), ("ct (EMA, squared, uniform)", dict(method="ct"))]
     variants += [(f"ict with {alt_label}", dict(method="ict", **alt)) for _, _, alt_label, alt in CHANGES]
     for label, ict, alt_label, alt in CHANGES:
@@ -179,6 +180,7 @@ def regression_baseline(interp, config, pool=2_000_000):
     """
     from threadpoolctl import threadpool_limits
 
+    config = config.resolved()
     rng = np.random.default_rng(config.seed)
     t = rng.uniform(size=pool)
     x = interp.sample(rng, pool, t)
@@ -202,7 +204,7 @@ def baseline_table(interps, steps=None):
     print_row("mixture", "steps", "wall (s)", "1-step W1", "2-step W1 (1, 0.5)", "2-step W1 (1, 0.3)", "flow-map error")
     print_row(*["---"] * 7)
     for name, interp in interps:
-        config = default_config("ct", steps)
+        config = default_config("ct", steps).resolved()
         model, seconds = regression_baseline(interp, config)
         w1, w1_2, w1_2b, fme = score(model, interp)
         print_row(name, config.steps, f"{seconds:.0f}", f"{w1:.4f}", f"{w1_2:.4f}", f"{w1_2b:.4f}", f"{fme:.4f}")

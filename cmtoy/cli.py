@@ -173,7 +173,7 @@ def train_command(args):
     print(f"{config.method}: {history['steps_done']} steps in {history['seconds']:.1f} s")
     print(f"  W1 1-step {final['w1_1step']:.4f}   W1 2-step {final['w1_2step']:.4f}   "
           f"flow-map error {final['flow_map_error']:.4f}")
-    config_dict = dataclasses.asdict(config)
+    config_dict = dataclasses.asdict(config.resolved())  # the settings the run used
     model.save(args.out, extra={"train_config": config_dict, "target": repr(target), "metrics": final})
     print(f"  saved to {args.out}")
     return model, history

@@ -12,10 +12,10 @@ not left to rounding), the boundary condition the seed page calls essential. c_i
 the network input at unit variance; c_skip x is the best linear guess of x_0 for
 Gaussian data, so F_theta only learns the non-Gaussian remainder at unit scale.
 
-Losses: all three methods minimise lambda_n d(f_theta(t_{n+1}, x_{t_{n+1}}),
-f_target(t_n, x_{t_n})) with the gradient through the online network at the later time
-only; they differ in how x_{t_n} and the target network are chosen (see
-:mod:`cmtoy.training`). Gradients are hand-written: d loss / d f, then d f / d F = c_out,
+Losses: the discrete-time methods (ct, cd, ict) minimise lambda_n d(f_theta(t_{n+1},
+x_{t_{n+1}}), f_target(t_n, x_{t_n})) with the gradient through the online network at the
+later time only; they differ in how x_{t_n} is chosen (:mod:`cmtoy.pairs`) and in the
+target network (:mod:`cmtoy.training`). Gradients are hand-written: d loss / d f, then d f / d F = c_out,
 then the MLP's own backward.
 
 Shapes: ``t, x: [B]`` unless stated.
@@ -33,13 +33,15 @@ from .schedules import make_schedule
 from .validation import finite_array, real, unit_times
 
 __all__ = [
-    "ConsistencyModel", "ExactModel", "scalings", "distance", "DISTANCES", "HUBER_C", "consistency_loss", "load_model",
+    "ConsistencyModel", "ExactModel", "scalings", "distance", "DISTANCES", "HUBER_C", "WEIGHTINGS", "loss_weight",
+    "consistency_loss", "load_model",
 ]
 
 DISTANCES = ("squared", "pseudo_huber")  # the kinds that :func:`distance` knows
 # pseudo-Huber c: iCT's 0.00054 sqrt(dim) is L1-like for dim = 1, whose CT fixed point is a
 # conditional median, biased away from f* (benchmarks/bench_ct_fixed_point.py)
 HUBER_C = 1.0
+WEIGHTINGS = ("uniform", "inverse_dt")  # the kinds that :func:`loss_weight` knows
 
 FORMAT_VERSION = 1
 _CHUNK = 16_384  # evaluate large batches in chunks to bound the activation memory
@@ -233,6 +235,24 @@ def distance(diff, kind, huber_c=HUBER_C):
         root = np.sqrt(diff * diff + huber_c * huber_c)
         return root - huber_c, diff / root
     raise ValueError(f"unknown distance {kind!r}; choose one of {DISTANCES}")
+
+
+def loss_weight(kind, t_early, t_late):
+    """lambda_n of each pair: "uniform" 1, or "inverse_dt" 1 / (t_{n+1} - t_n).
+
+    "inverse_dt" is iCT's (Song & Dhariwal 2023, Sec. 3.5): the loss of a pair falls with
+    its dt, and the weight evens out how much the steps of different sizes count. On a
+    uniform grid every pair of one curriculum stage has the same dt, so it only rescales
+    the loss from stage to stage (which Adam largely undoes); it matters on a non-uniform
+    grid (``grid_rho != 1``).
+
+    t_early, t_late: [B] -> [B]
+    """
+    if kind == "uniform":
+        return np.ones(t_late.size)
+    if kind == "inverse_dt":
+        return 1.0 / (t_late - t_early)
+    raise ValueError(f"unknown weighting {kind!r}; choose one of {WEIGHTINGS}")
 
 
 def consistency_loss(model, params, target_params, t_early, x_early, t_late, x_late, weight,

@@ -19,19 +19,13 @@ consistency training (Song et al. 2023, Alg. 3: theta^- <- stopgrad(mu theta^- +
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
+from .validation import choice, integer, real
+
 __all__ = ["AdamConfig", "AdamState", "adam_step", "ema_update", "LRSchedule"]
-
-
-def _check_fraction(owner, name, value, closed_low=True):
-    low_ok = value >= 0.0 if closed_low else value > 0.0
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (low_ok and value < 1.0):
-        interval = "[0, 1)" if closed_low else "(0, 1)"
-        raise ValueError(f"{owner}.{name} must be a number in {interval}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -43,10 +37,9 @@ class AdamConfig:
     eps: float = 1e-8  # added to sqrt(v_hat) so that the step stays finite where v = 0
 
     def __post_init__(self):
-        _check_fraction("AdamConfig", "beta1", self.beta1)
-        _check_fraction("AdamConfig", "beta2", self.beta2)
-        if isinstance(self.eps, bool) or not isinstance(self.eps, numbers.Real) or not self.eps > 0:
-            raise ValueError(f"AdamConfig.eps must be a number > 0, got {self.eps!r}")
+        for name in ("beta1", "beta2"):
+            object.__setattr__(self, name, real(f"AdamConfig.{name}", getattr(self, name), 0.0, 1.0, high_open=True))
+        object.__setattr__(self, "eps", real("AdamConfig.eps", self.eps, 0.0, None, low_open=True))
 
 
 @dataclass(eq=False)
@@ -143,21 +136,16 @@ class LRSchedule:
 
     def __post_init__(self):
         for name in ("base_lr", "final_lr"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-                raise ValueError(f"LRSchedule.{name} must be a number >= 0, got {value!r}")
-        w = self.warmup_steps
-        if isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 0:
-            raise ValueError(f"LRSchedule.warmup_steps must be an integer >= 0, got {w!r}")
-        if self.decay not in ("constant", "cosine"):
-            raise ValueError(f"LRSchedule.decay must be 'constant' or 'cosine', got {self.decay!r}")
+            object.__setattr__(self, name, real(f"LRSchedule.{name}", getattr(self, name), 0.0))
+        w = integer("LRSchedule.warmup_steps", self.warmup_steps, 0)
+        object.__setattr__(self, "warmup_steps", w)
+        choice("LRSchedule.decay", self.decay, ("constant", "cosine"))
         if self.decay == "cosine":
-            n = self.total_steps
-            if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n <= w:
-                raise ValueError(
-                    f"LRSchedule.total_steps must be an integer > warmup_steps = {w} "
-                    f"for a cosine decay, got {n!r}"
-                )
+            if self.total_steps is None:
+                raise ValueError("LRSchedule.total_steps is needed for a cosine decay: the step it ends at")
+            object.__setattr__(self, "total_steps", integer("LRSchedule.total_steps", self.total_steps, w + 1))
+        elif self.total_steps is not None:
+            object.__setattr__(self, "total_steps", integer("LRSchedule.total_steps", self.total_steps, 1))
 
     def __call__(self, step):
         """The learning rate at 0-based step(s). step: [*batch] integers >= 0 -> [*batch] floats"""

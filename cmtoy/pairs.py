@@ -1,14 +1,16 @@
-"""What one training step learns from: the grid of times, and pairs of points on it.
+"""What one step of a discrete-time method (ct, cd, ict) learns from: the grid, and pairs on it.
 
-Every method trains on pairs of neighbouring times t_n < t_{n+1} of a discretisation
-0 = t_0 < ... < t_N = 1 (:func:`time_grid`) whose number of steps N(k) grows with the
-training step k (:func:`n_steps`, the curriculum). A batch draws the indices n and the
-endpoints x_0 ~ p_0, x_1 ~ N(0, 1) (:class:`BatchSampler`) and turns them into the points
-(x_{t_n}, x_{t_{n+1}}) (:func:`make_pairs`): both on the line x_0 -> x_1 in consistency
-training (Song et al. 2023, Alg. 3), or x_{t_n} one teacher step of the probability-flow
-ODE back from x_{t_{n+1}} in distillation (ibid., Alg. 2; :func:`teacher_step`).
+These methods train on pairs of neighbouring times t_n < t_{n+1} of a grid
+0 = t_0 < ... < t_N = 1 (:func:`time_grid`) whose size N(k), its number of intervals,
+grows with the training step k (:func:`grid_size`, the curriculum). A batch draws the
+indices n and the endpoints x_0 ~ p_0, x_1 ~ N(0, 1) (:class:`BatchSampler`) and turns
+them into the points (x_{t_n}, x_{t_{n+1}}): both on the line x_0 -> x_1 in consistency
+training (Song et al. 2023, Alg. 3; :func:`isolation_pairs`), or x_{t_n} one solver step
+of the probability-flow ODE back from x_{t_{n+1}} in distillation (ibid., Alg. 2;
+:func:`distillation_pairs`, :func:`teacher_step`). :class:`GridMethod` puts these
+together into a training method for :func:`cmtoy.train`'s one loop.
 
-The settings come from a :class:`cmtoy.TrainConfig`; :func:`cmtoy.train` runs the loop.
+``config`` is always a resolved :class:`cmtoy.TrainConfig` (``config.resolved()``: no None).
 """
 
 from __future__ import annotations
@@ -19,20 +21,24 @@ import warnings
 import numpy as np
 from scipy import special, stats
 
-__all__ = ["SOLVERS", "n_steps", "time_grid", "BatchSampler", "make_pairs", "teacher_step"]
+from .consistency import ConsistencyModel, consistency_loss, loss_weight
+
+__all__ = ["SOLVERS", "grid_size", "time_grid", "BatchSampler", "isolation_pairs", "distillation_pairs",
+           "teacher_step", "GridMethod"]
 
 SOLVERS = ("euler", "heun")  # teacher steps of distillation
 
 
-def n_steps(config, k):
-    """N(k), the number of discretisation steps at training step k."""
+def grid_size(config, k):
+    """N(k), the number of intervals of the grid at training step k (the curriculum)."""
     s0, s1, total = config.n_min, config.n_max, config.steps
     if config.curriculum == "constant":
         return s1
     if config.curriculum == "sqrt":  # Song et al. 2023, App. C
         return min(s1, math.ceil(math.sqrt(k / total * ((s1 + 1) ** 2 - s0**2) + s0**2) - 1) + 1)
-    stage = max(1, total // (int(math.log2(s1 / s0)) + 1))  # Song & Dhariwal 2023, Sec. 3.4
-    return min(s0 * 2 ** (k // stage), s1)
+    # Song & Dhariwal 2023, Sec. 3.4: N doubles after every stage of steps_per_stage training steps
+    steps_per_stage = max(1, total // (int(math.log2(s1 / s0)) + 1))
+    return min(s0 * 2 ** (k // steps_per_stage), s1)
 
 
 def time_grid(config, schedule, n):
@@ -107,29 +113,33 @@ class BatchSampler:
         return n, x_0, x_1
 
 
-def make_pairs(config, interp, rng, t_early, t_late, x_0=None, x_1=None):
-    """Points (x_{t_n}, x_{t_{n+1}}) of one batch. t_early, t_late: [B] -> (x_early, x_late)
+def isolation_pairs(interp, config, t_early, t_late, x_0, x_1):
+    """Consistency training (Song et al. 2023, Alg. 3): both points on one line x_0 -> x_1.
 
-    x_0, x_1 : [B], optional: the endpoints of each pair; drawn from ``rng`` if not given.
+    t_early, t_late, x_0, x_1: [B] -> (x_early [B], x_late [B])
     """
     alpha, sigma = interp.schedule.alpha, interp.schedule.sigma
-    if x_0 is None:
-        x_0 = interp.target.sample(rng, t_late.size)
-        x_1 = rng.standard_normal(t_late.size)
     x_late = alpha(t_late) * x_0 + sigma(t_late) * x_1  # seed eq. 2
-    if config.method != "cd":  # isolation: the same x_0, x_1 at the earlier time
-        return alpha(t_early) * x_0 + sigma(t_early) * x_1, x_late
-    return teacher_step(interp, config.solver, t_late, t_early, x_late), x_late  # distillation
+    return alpha(t_early) * x_0 + sigma(t_early) * x_1, x_late
+
+
+def distillation_pairs(interp, config, t_early, t_late, x_0, x_1):
+    """Consistency distillation (ibid., Alg. 2): x_early is one teacher step back from x_late.
+
+    t_early, t_late, x_0, x_1: [B] -> (x_early [B], x_late [B])
+    """
+    x_late = interp.schedule.alpha(t_late) * x_0 + interp.schedule.sigma(t_late) * x_1  # seed eq. 2
+    return teacher_step(interp, config.solver, t_late, t_early, x_late), x_late
 
 
 def teacher_step(interp, solver, t_from, t_to, x):
-    """One step of the probability-flow ODE from t_from back to t_to with the exact velocity.
+    """One solver step of the probability-flow ODE from t_from back to t_to, exact velocity.
 
     "euler": x - dt v(t_from, x); "heun": the trapezoidal correction of that step (Karras et
     al. 2022, Alg. 1), x - dt (v(t_from, x) + v(t_to, x_euler)) / 2, with dt = t_from - t_to.
-    Euler's error per step is O(dt^2), Heun's O(dt^3); N steps of either from t = 1 are the
-    function that consistency distillation with that teacher converges to on an N-step grid
-    (benchmarks/bench_cd_teacher.py).
+    Euler's error per step is O(dt^2), Heun's O(dt^3); N solver steps of either from t = 1
+    are the function that consistency distillation with that teacher converges to on a
+    grid of N intervals (benchmarks/bench_cd_teacher.py).
 
     t_from, t_to, x: [B] (broadcastable) -> [B]
     """
@@ -141,3 +151,55 @@ def teacher_step(interp, solver, t_from, t_to, x):
     if solver == "euler":
         return x_euler
     return x - 0.5 * dt * (v_from + interp.velocity(t_to, x_euler))
+
+
+class GridMethod:
+    """A discrete-time training method: a loss on pairs of neighbouring grid times.
+
+    It is what :func:`cmtoy.train` asks of every method: ``defaults`` (a value for each
+    TrainConfig field whose default is None, but max_seconds), ``initialise(interp, config,
+    rng)`` (the untrained model) and ``start(interp, config, model, rng)``: an object whose
+    ``loss(k, params, target, out)`` draws training step k's batch and returns (loss, grads)
+    and whose ``status`` dict, if any, the progress bar shows.
+
+    pairs: :func:`isolation_pairs` (ct, ict) or :func:`distillation_pairs` (cd).
+    """
+
+    def __init__(self, pairs, defaults):
+        self.pairs, self.defaults = pairs, defaults
+
+    def initialise(self, interp, config, rng):
+        return ConsistencyModel.initialise(interp, config.mlp, rng)
+
+    def start(self, interp, config, model, rng):
+        return GridBatches(self.pairs, interp, config, model, rng)
+
+
+class GridBatches:
+    """The batches of one run of a :class:`GridMethod`, and their consistency loss."""
+
+    def __init__(self, pairs, interp, config, model, rng):
+        self.pairs, self.interp, self.config, self.model = pairs, interp, config, model
+        self.draw = BatchSampler(config, interp.target, rng)
+        self.grids = {}  # N -> (t [N + 1], p [N], what f_theta needs at the times t)
+        self.status = {}  # what the progress bar shows: the grid size N
+
+    def loss(self, k, params, target, out):
+        """Loss of training step k's batch; its gradient is written into ``out``. -> (loss, grads)
+
+        target: the weights of the stop-gradient target f_target(t_n, x_{t_n}).
+        """
+        config, model = self.config, self.model
+        n = grid_size(config, k)
+        if n not in self.grids:
+            t, p = time_grid(config, self.interp.schedule, n)
+            self.grids[n] = t, p, model.time_terms(params, t)
+        t, p, terms = self.grids[n]
+        i, x_0, x_1 = self.draw(p)
+        t_early, t_late = t[i], t[i + 1]
+        x_early, x_late = self.pairs(self.interp, config, t_early, t_late, x_0, x_1)
+        self.status = {"N": n}
+        return consistency_loss(model, params, target, t_early, x_early, t_late, x_late,
+                                loss_weight(config.weighting, t_early, t_late), config.distance,
+                                config.huber_c, out=out,
+                                terms=(tuple(a[i] for a in terms), tuple(a[i + 1] for a in terms)))

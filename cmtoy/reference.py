@@ -44,7 +44,7 @@ def compact_history(history, block=100):
 
 def training_key(config):
     """What identifies a training run: every resolved setting of ``config`` but the progress bar."""
-    return {k: v for k, v in dataclasses.asdict(config).items() if k != "progress"}
+    return {k: v for k, v in dataclasses.asdict(config.resolved()).items() if k != "progress"}
 
 
 def reference_model(interp, path, *, training=None, retrain=False, log=None):

@@ -1,12 +1,13 @@
-"""Training a consistency model: consistency training (CT), distillation (CD) and iCT.
+"""Training a consistency model: one loop for every method (CT, CD and iCT so far).
 
-Every method draws a pair of neighbouring times t_n < t_{n+1} from a discretisation
-0 = t_0 < ... < t_N = 1 and minimises lambda_n d(f_theta(t_{n+1}, x_{t_{n+1}}),
-f_target(t_n, x_{t_n})) (:func:`cmtoy.consistency.consistency_loss`):
+A *method* draws each step's batch and returns its loss and gradient; :func:`train` only
+steps Adam, the EMAs, the progress bar, the history and the divergence checks. The three
+discrete-time methods minimise lambda_n d(f_theta(t_{n+1}, x_{t_{n+1}}), f_target(t_n,
+x_{t_n})) on neighbouring times of a grid (:mod:`cmtoy.pairs`):
 
 - "ct": Song et al. 2023 (arXiv 2303.01469), Alg. 3, consistency training in isolation:
-  x_{t_n} and x_{t_{n+1}} lie on one line x_0 -> x_1 (the same x_0, x_1), the target is an
-  EMA of the online network, and the number of steps N(k) grows during training.
+  x_{t_n} and x_{t_{n+1}} lie on one line x_0 -> x_1, the target is an EMA of the online
+  network, and the grid size N(k) grows during training.
 - "cd": ibid., Alg. 2, consistency distillation: x_{t_n} is one Heun (or Euler) step of
   the probability-flow ODE from x_{t_{n+1}} with the *exact* velocity
   ``Interpolant.velocity`` as the teacher (:func:`cmtoy.pairs.teacher_step`).
@@ -15,29 +16,23 @@ f_target(t_n, x_{t_n})) (:func:`cmtoy.consistency.consistency_loss`):
   (Sec. 3.5), the doubling curriculum N(k) = min(s_0 2^floor(k / K'), s_1) (Sec. 3.4) and a
   discretised log-normal distribution of the noise level log(sigma_t / alpha_t) (Sec. 3.5).
 
-Settings left unset (None) in :class:`TrainConfig` take the method's defaults, so each
-of iCT's changes can be switched on or off separately (see benchmarks/bench_training.py).
-The defaults were tuned on the seed mixture for a budget of about 60 s on two cores;
-what was measured, and which of iCT's changes help on this toy, is in the README.
+A :class:`TrainConfig` keeps what the user set; None means "the method's default", filled
+in by :meth:`TrainConfig.resolved` from the method's ``defaults`` in :data:`METHODS`, so
+each of iCT's changes can be switched on or off separately (benchmarks/bench_training.py)
+and ``dataclasses.replace(config, method="cd")`` means what it says.
 
-What limits ct there is the optimisation, not the discretisation: with an exact
-minimiser, CT on a uniform grid of N steps converges to a fixed point whose 1-step W1 is
-about 0.93 / sqrt(N) (0.037 at N = 640, 0.019 at N = 2560; ``cmtoy.metrics.ct_fixed_point``),
-far below the ~0.06 that 25,000 float64 steps of ct reach. So ct and ict default to a
-float32 network (about twice the steps per second) and quasi-Monte Carlo batches
-(``sampling="qmc"``, less variance per step); cd keeps float64 and iid batches. More
-steps of the same ct config do not help: its EMA target (0.9) follows the online network
-so closely that, at large N, gradient noise moves f_theta along what the loss hardly
-constrains, the more the longer the run (at 4x the default steps one of two seeds drifts
-to W1 ~ 0.3; README, "--parts longer"); ict and cd keep improving. ict is
-limited by both: without an EMA target it ends worse, or diverges, when its curriculum
-goes beyond N = 256 here, and at N = 256 the fixed point of its pseudo-Huber loss has W1
-0.067 with c = 0.3 and 0.059 with c = 1 (the squared distance's: 0.059), hence
-``huber_c = 1``: a smaller c makes the fixed point more like a conditional median, and
-here moves it away from f*. Note that on the uniform grid (grid_rho = 1) all steps of one
-stage have the same dt, so the 1/dt weighting only rescales the loss between stages,
-which Adam largely undoes; it matters on a non-uniform grid (grid_rho != 1), as on iCT's
-Karras grid.
+Why the defaults are what they are (the measurements: README and benchmarks/results/):
+ct is limited by the optimisation, not by the grid. With an exact minimiser CT on a grid
+of N intervals converges to a fixed point whose W1 falls like 1 / sqrt(N)
+(``cmtoy.metrics.ct_fixed_point``), far below what a run of ct reaches; so ct and ict train
+a float32 network (more steps in the same time) on quasi-Monte Carlo batches (less
+gradient variance per step, ``pairs.BatchSampler``). More steps of the same ct do not
+help: its EMA target follows the online network so closely that, at large N, gradient
+noise moves f_theta along what the loss hardly constrains, the more the longer the run;
+ict and cd keep improving. ict without an EMA target ends worse, or diverges, when its
+curriculum goes beyond N = 256 here, and its pseudo-Huber c is 1
+(:data:`cmtoy.consistency.HUBER_C`): a smaller c makes the fixed point more like a
+conditional median, which here moves it away from f*.
 """
 
 from __future__ import annotations
@@ -51,122 +46,122 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from . import optim
-from .consistency import DISTANCES, HUBER_C, ConsistencyModel, consistency_loss
+from .consistency import DISTANCES, HUBER_C, WEIGHTINGS
 from .interpolant import Interpolant
 from .metrics import flow_map_error, wasserstein1
 from .mlp import MLPConfig
-from .pairs import SOLVERS, BatchSampler, make_pairs, n_steps, time_grid
+from .pairs import SOLVERS, GridMethod, distillation_pairs, isolation_pairs
 from .sampling import sample
+from .validation import choice, flag, integer, real
 
 __all__ = ["TrainConfig", "train", "METHODS"]
 
-METHODS = ("ct", "cd", "ict")
-_CHOICES = {
-    "distance": DISTANCES,
-    "weighting": ("uniform", "inverse_dt"),
-    "time_distribution": ("uniform", "lognormal"),
-    "curriculum": ("doubling", "sqrt", "constant"),
-    "solver": SOLVERS,
-    "lr_decay": ("cosine", "constant"),
-    "sampling": ("iid", "qmc"),
-}
-# method -> defaults of the settings left as None (tuned on the seed mixture, see the README).
-# ct and ict train a float32 network on quasi-Monte Carlo batches: about 1.8x more steps per
-# second and lower-variance gradients; in ~45 s on two idle cores that takes the 1-step W1
-# of ct from 0.059-0.078 to 0.044-0.054 (seeds 0-4) and of ict from ~0.10 to 0.088-0.097.
-# ict's pseudo-Huber c = 1 (see the module doc), a smaller learning rate (1e-3) with a
-# longer warm-up and a curriculum that starts at N = 16 take it to 0.073-0.086 (seeds 0-4):
-# without an EMA target, steps that are too large drift, and N = 2..8 teach little.
-# cd keeps the float64 network and iid batches it was tuned with: it meets its target
-# without them. Its teacher is one Heun step: N Heun steps from t = 1 are within the
-# sampling floor of the exact flow map from N = 40 on, where N Euler steps need N ~ 1280
-# (benchmarks/bench_cd_teacher.py), so cd's curriculum stops at N = 80, and every pair
-# then spans 16x the time of a pair at N = 1280: fewer hops carry f(0, x) = x up to t = 1.
-# That takes cd from 0.025 (Euler, N -> 1280, 20,000 steps) to ~0.015 in 16,000 steps.
 _FLOAT32 = MLPConfig(dtype="float32")
-_METHOD_DEFAULTS = {
-    "ct": dict(steps=40_000, lr=5e-3, warmup=500, ema=0.9, distance="squared", weighting="uniform",
-               time_distribution="uniform", n_min=10, n_max=5120, sampling="qmc", mlp=_FLOAT32),
-    "cd": dict(steps=16_000, lr=5e-3, warmup=500, ema=0.9, distance="squared", weighting="uniform",
-               time_distribution="uniform", n_min=10, n_max=80, sampling="iid", mlp=MLPConfig()),
-    # a float warmup is a fraction of the steps: ict warms up for 5% (2,000 of 40,000)
-    "ict": dict(steps=40_000, lr=1e-3, warmup=0.05, ema=0.0, distance="pseudo_huber", weighting="inverse_dt",
-                time_distribution="lognormal", n_min=16, n_max=256, sampling="qmc", mlp=_FLOAT32),
+# method name -> the method: its defaults and what draws its batches (see pairs.GridMethod).
+# A new method is one more entry; the loop in train() stays as it is. A float warmup in
+# the defaults is a fraction of the steps, resolved to a number of steps.
+METHODS = {
+    # float32 and QMC batches: more, and less noisy, steps in the same time (module doc)
+    "ct": GridMethod(isolation_pairs, dict(
+        steps=40_000, lr=5e-3, warmup=500, ema=0.9, distance="squared", weighting="uniform",
+        time_distribution="uniform", n_min=10, n_max=5120, sampling="qmc", mlp=_FLOAT32)),
+    # float64 and iid batches, as cd was tuned: it meets its target without them. Its one
+    # Heun step of a teacher is close to the exact flow map on a much coarser grid than an
+    # Euler step (benchmarks/bench_cd_teacher.py), so the curriculum stops at a small N
+    # whose pairs each span a long time: fewer hops carry f(0, x) = x up to t = 1.
+    "cd": GridMethod(distillation_pairs, dict(
+        steps=16_000, lr=5e-3, warmup=500, ema=0.9, distance="squared", weighting="uniform",
+        time_distribution="uniform", n_min=10, n_max=80, sampling="iid", mlp=MLPConfig())),
+    # without an EMA target large steps drift: a smaller lr with a warm-up of 5% of the run;
+    # and grids of 2..8 intervals teach little, so the curriculum starts at N = 16
+    "ict": GridMethod(isolation_pairs, dict(
+        steps=40_000, lr=1e-3, warmup=0.05, ema=0.0, distance="pseudo_huber", weighting="inverse_dt",
+        time_distribution="lognormal", n_min=16, n_max=256, sampling="qmc", mlp=_FLOAT32)),
 }
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """All training settings. None means "the default of the method" (see the module doc).
+    """All training settings. None means "the method's default": see :meth:`resolved`."""
 
-    None fields are resolved at construction, so ``dataclasses.replace(config, method="cd")``
-    keeps the first method's resolved values; build a new TrainConfig to switch methods.
-    """
-
-    method: str = "ct"  # "ct", "cd" or "ict"
-    steps: int | None = None  # optimiser steps K (ct, ict: 40,000 float32; cd: 16,000 float64: < 60 s on 2 idle cores)
-    batch: int = 256  # pairs per step
+    method: str = "ct"  # a key of METHODS: "ct", "cd" or "ict"
+    steps: int | None = None  # optimiser steps K (None: the method's)
+    batch: int = 256  # pairs per optimiser step
     seed: int = 0  # seeds the weights, the data and the noise: same seed, same model
-    lr: float | None = None  # peak Adam learning rate (ct, cd: 5e-3; ict: 1e-3)
-    warmup: int | None = None  # steps of linear warm-up of the learning rate, at most steps - 1 (ct, cd: 500; ict: 5% of steps)
+    lr: float | None = None  # peak Adam learning rate (None: the method's)
+    warmup: int | None = None  # optimiser steps of linear warm-up, at most steps - 1 (None: the method's)
     lr_decay: str = "cosine"  # after warm-up: "cosine" to zero, or "constant"
-    ema: float | None = None  # target-network EMA decay mu in [0, 1) (ct, cd: 0.9); 0 = none (iCT)
+    ema: float | None = None  # target-network EMA decay mu in [0, 1); 0 = none, iCT (None: the method's)
     eval_ema: float = 0.0  # decay of a separate EMA of the weights that is returned; 0 = online
-    distance: str | None = None  # "squared" or "pseudo_huber"
+    distance: str | None = None  # "squared" or "pseudo_huber" (None: the method's)
     huber_c: float = HUBER_C  # pseudo-Huber c (see consistency.HUBER_C for why not iCT's)
     weighting: str | None = None  # lambda_n: "uniform" or "inverse_dt" = 1 / (t_{n+1} - t_n)
     time_distribution: str | None = None  # which n: "uniform" or "lognormal" in log(sigma/alpha)
     p_mean: float = -1.1  # mean of log(sigma_t / alpha_t) under "lognormal" (iCT: -1.1)
     p_std: float = 2.0  # std of log(sigma_t / alpha_t) under "lognormal" (iCT: 2.0)
-    sampling: str | None = None  # random inputs of a batch: "iid" (cd) or "qmc" (ct, ict; see pairs.BatchSampler)
-    curriculum: str = "doubling"  # N(k): "doubling" (iCT), "sqrt" (Song et al. 2023), "constant"
-    n_min: int | None = None  # N at the start of training, s_0 (ct, cd: 10; ict: 16)
-    n_max: int | None = None  # N at the end of training, s_1 (ct: 5120; cd: 80; ict: 256)
-    grid_rho: float = 1.0  # grid t_i = (i / N)^rho; rho > 1 puts more steps near t = 0
+    sampling: str | None = None  # random inputs of a batch: "iid" or "qmc" (see pairs.BatchSampler)
+    curriculum: str = "doubling"  # grid size N(k): "doubling" (iCT), "sqrt" (Song et al. 2023), "constant"
+    n_min: int | None = None  # grid size N (intervals) at the start of training, s_0
+    n_max: int | None = None  # grid size N (intervals) at the end of training, s_1
+    grid_rho: float = 1.0  # grid t_i = (i / N)^rho; rho > 1 puts more grid times near t = 0
     solver: str = "heun"  # teacher step of "cd": "heun" or "euler" (see pairs.teacher_step)
-    mlp: MLPConfig | None = None  # the network F_theta (ct, ict: float32 MLPConfig; cd: MLPConfig())
-    eval_every: int = 0  # steps between metric evaluations in the history; 0 = only at the end
+    mlp: MLPConfig | None = None  # the network F_theta (None: the method's)
+    eval_every: int = 0  # optimiser steps between metric evaluations in the history; 0 = only at the end
     eval_samples: int = 20_000  # samples for each W1 in the history
     max_seconds: float | None = None  # stop early after this wall time (then steps vary)
     progress: bool = True  # show a tqdm progress bar
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
-        defaults = _METHOD_DEFAULTS[self.method]
-        for key, value in defaults.items():
-            if getattr(self, key) is None and key != "warmup":  # warmup may depend on steps
-                object.__setattr__(self, key, value)
-        for key, allowed in _CHOICES.items():
-            if getattr(self, key) not in allowed:
-                raise ValueError(f"unknown {key} {getattr(self, key)!r}; choose one of {allowed}")
-        for key in ("steps", "batch", "n_min", "n_max", "eval_samples"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{key} must be a positive integer, got {value!r}")
-        if self.warmup is None:  # now that steps is known to be valid
-            warmup = defaults["warmup"]
-            object.__setattr__(self, "warmup", warmup if isinstance(warmup, int) else int(warmup * self.steps))
-        for key in ("warmup", "eval_every", "seed"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{key} must be a non-negative integer, got {value!r}")
-        if self.n_min > self.n_max:
-            raise ValueError(f"n_min must be <= n_max, got n_min={self.n_min}, n_max={self.n_max}")
-        if not (math.isfinite(self.lr) and self.lr >= 0):
-            raise ValueError(f"lr must be a finite number >= 0, got {self.lr!r}")
-        for key in ("ema", "eval_ema"):
-            if not 0.0 <= getattr(self, key) < 1.0:
-                raise ValueError(f"{key} must lie in [0, 1), got {getattr(self, key)!r}")
-        for key in ("huber_c", "p_std", "grid_rho"):
-            if not (math.isfinite(getattr(self, key)) and getattr(self, key) > 0):
-                raise ValueError(f"{key} must be a finite number > 0, got {getattr(self, key)!r}")
-        if self.max_seconds is not None and not self.max_seconds > 0:
-            raise ValueError(f"max_seconds must be None or > 0, got {self.max_seconds!r}")
-        if not isinstance(self.mlp, MLPConfig):
+        # validate what the user set (None: the method's default, valid already), keeping it
+        # as Python numbers so that asdict(config) is JSON (saved models, the reference key)
+        optional = {f.name for f in dataclasses.fields(self) if f.default is None}
+        clean = {}
+
+        def check(key, validate, *args, **kwargs):
+            if getattr(self, key) is not None or key not in optional:
+                clean[key] = validate(key, getattr(self, key), *args, **kwargs)
+
+        check("method", choice, tuple(METHODS))
+        for key, minimum in (("steps", 1), ("batch", 1), ("seed", 0), ("warmup", 0), ("n_min", 2),
+                             ("n_max", 2), ("eval_every", 0), ("eval_samples", 1)):
+            check(key, integer, minimum)
+        for key, low, high in (("lr", 0.0, None), ("p_mean", None, None)):
+            check(key, real, low, high)
+        for key in ("ema", "eval_ema"):  # decays in [0, 1)
+            check(key, real, 0.0, 1.0, high_open=True)
+        for key in ("huber_c", "p_std", "grid_rho", "max_seconds"):  # scales, > 0
+            check(key, real, 0.0, None, low_open=True)
+        for key, allowed in (("lr_decay", ("cosine", "constant")), ("distance", DISTANCES),
+                             ("weighting", WEIGHTINGS), ("time_distribution", ("uniform", "lognormal")),
+                             ("sampling", ("iid", "qmc")), ("curriculum", ("doubling", "sqrt", "constant")),
+                             ("solver", SOLVERS)):
+            check(key, choice, allowed)
+        check("progress", flag)
+        for key, value in clean.items():
+            object.__setattr__(self, key, value)
+        if not isinstance(self._setting("mlp"), MLPConfig):
             raise TypeError(f"mlp must be a cmtoy.mlp.MLPConfig, got {type(self.mlp).__name__}")
-        if self.n_min < 2:  # the largest step dt = 1 / n_min must lie in (0, 1)
-            raise ValueError(f"n_min must be >= 2 so that every step dt = 1/N lies in (0, 1), got {self.n_min}")
+        n_min, n_max = self._setting("n_min"), self._setting("n_max")
+        if n_min > n_max:  # either may be the method's default
+            raise ValueError(f"n_min must be <= n_max, got n_min={n_min}, n_max={n_max} (method {self.method!r})")
+
+    def _setting(self, key):
+        """The value of one field: the user's, or the method's default for None."""
+        value = getattr(self, key)
+        return METHODS[self.method].defaults[key] if value is None else value
+
+    def resolved(self):
+        """This config with every None replaced by the method's default. returns TrainConfig
+
+        ``train`` runs the resolved config. Configs that set the same values resolve alike,
+        whichever method they were made from (``dataclasses.replace(config, method=...)``
+        too). A fraction as a method's warm-up becomes that fraction of the steps, rounded down.
+        """
+        values = {f.name: self._setting(f.name) for f in dataclasses.fields(self)
+                  if getattr(self, f.name) is None and f.name != "max_seconds"}
+        if isinstance(values.get("warmup"), float):
+            values["warmup"] = int(values["warmup"] * values.get("steps", self.steps))
+        return dataclasses.replace(self, **values)
 
 
 # -- the training loop -----------------------------------------------------------------
@@ -184,18 +179,78 @@ def evaluate(model, interp, n, seed):
 
 def learning_rates(config):
     """The learning rate of every step: linear warm-up, then cosine decay to 0 or constant. -> [steps]"""
+    config = config.resolved()
     warmup = min(config.warmup, config.steps - 1)
     schedule = optim.LRSchedule(config.lr, warmup, config.lr_decay, total_steps=config.steps)
     return schedule(np.arange(config.steps))
 
 
+class DivergenceCheck:
+    """Stops a run whose loss or weights blow up, judged against the run's own start.
+
+    The loss must be finite at every step, and a running mean of it must stay below
+    LOSS_GROWTH times the loss of the untrained model: the consistency losses fall as
+    training goes on. Every CHECK_EVERY steps, before each evaluation and after the last
+    step, the weights must be finite and their norm below WEIGHT_GROWTH times its start.
+    Adam moves a weight by up to about the learning rate each step, whatever the gradient's
+    scale, so a learning rate far too large shows in the weights even where the loss stays
+    finite: default runs stay within a few times their initial norm, while such a rate
+    multiplies it within a few hundred steps. (Every step, the check would be one more pass
+    over all weights per step.)
+    """
+
+    LOSS_GROWTH = 1e6
+    WEIGHT_GROWTH = 100.0
+    CHECK_EVERY = 100
+    RUNNING = 0.99  # decay of the running mean of the loss
+
+    def __init__(self, config, params, lrs):
+        self.method, self.lrs = config.method, lrs
+        self.norm_0 = self.norm(params.flat)
+        self.loss_0 = self.running = None
+
+    @staticmethod
+    def norm(flat):
+        with np.errstate(over="ignore"):
+            return float(np.linalg.norm(flat.astype(np.float64)))
+
+    def fail(self, k, what):
+        raise FloatingPointError(f"the {self.method} run diverged at step {k} (learning rate {self.lrs[k]:.3g}, "
+                                 f"peak {self.lrs.max():.3g}): {what}; try a smaller TrainConfig.lr or a "
+                                 f"longer warm-up")
+
+    def loss(self, k, loss):
+        """Check the loss of step k, before its update."""
+        if not math.isfinite(loss) and k == 0:  # before any update: not the learning rate's doing
+            raise FloatingPointError(f"the {self.method} loss of the untrained model is {loss} (step 0, before "
+                                     f"any update): check the target and the settings")
+        if not math.isfinite(loss):
+            self.fail(k, f"the loss became {loss}")
+        if self.loss_0 is None:
+            self.loss_0 = self.running = loss
+        self.running = self.RUNNING * self.running + (1.0 - self.RUNNING) * loss
+        if self.loss_0 > 0 and self.running > self.LOSS_GROWTH * self.loss_0:
+            self.fail(k, f"the running mean of the loss grew from {self.loss_0:.3g} to {self.running:.3g}, "
+                         f"more than {self.LOSS_GROWTH:g} times")
+
+    def weights(self, k, *params):
+        """Check the weights after the update of step k."""
+        for p in params:
+            norm = self.norm(p.flat)
+            if not np.all(np.isfinite(p.flat)):
+                self.fail(k, "the weights became non-finite")
+            if not norm <= self.WEIGHT_GROWTH * self.norm_0:
+                self.fail(k, f"the norm of the weights grew from {self.norm_0:.3g} to {norm:.3g}, "
+                             f"more than {self.WEIGHT_GROWTH:g} times")
+
+
 def train(interp, config=None, callback=None):
-    """Train a consistency model on an interpolant.
+    """Train a consistency model on an interpolant, with the method ``config.method``.
 
     Parameters
     ----------
     interp : Interpolant
-    config : TrainConfig, default TrainConfig()
+    config : TrainConfig, default TrainConfig(); its :meth:`~TrainConfig.resolved` settings run
     callback : callable(step, model, history), optional
         Called after every evaluation (every ``config.eval_every`` steps and at the end),
         e.g. to update a live plot. ``model`` is the model being trained.
@@ -209,7 +264,8 @@ def train(interp, config=None, callback=None):
     Raises
     ------
     FloatingPointError
-        If the loss becomes non-finite, naming the step and the learning rate.
+        If the loss or the weights become non-finite or blow up (:class:`DivergenceCheck`),
+        naming the method, the step and the learning rate; no model is returned.
     """
     if not isinstance(interp, Interpolant):
         raise TypeError(f"interp must be a cmtoy.Interpolant, got {type(interp).__name__}")
@@ -217,66 +273,52 @@ def train(interp, config=None, callback=None):
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a cmtoy.TrainConfig, got {type(config).__name__}")
     with threadpool_limits(1):  # one BLAS thread is much faster for these small matrices
-        return _train(interp, config, callback)
+        return _train(interp, config.resolved(), callback)
 
 
 def _train(interp, config, callback):
+    method = METHODS[config.method]
     rng = np.random.default_rng(config.seed)
-    model = ConsistencyModel.initialise(interp, config.mlp, rng)
+    model = method.initialise(interp, config, rng)
     params = model.params
-    target = params.copy() if config.ema > 0 else params  # iCT: the target is the online net
+    target = params.copy() if config.ema > 0 else params  # no EMA (iCT): the target is the online net
     averaged = params.copy() if config.eval_ema > 0 else params
     output = model.with_params(averaged)
     adam = optim.AdamState.zeros(params.flat.size, params.flat.dtype)
     grads = params.copy()  # the buffer every step's gradient is written into
-    grids = {}
-    draw = BatchSampler(config, interp.target, rng)
+    batches = method.start(interp, config, model, rng)
     lrs = learning_rates(config)
+    check = DivergenceCheck(config, params, lrs)
     history = {"loss": [], "evals": [], "steps_done": 0, "seconds": 0.0}
     start = time.perf_counter()
 
     def record(step):
+        check.weights(step - 1, params, averaged)
         history["seconds"] = time.perf_counter() - start
         history["evals"].append({"step": step, "seconds": history["seconds"],
                                  **evaluate(output, interp, config.eval_samples, config.seed)})
         if callback is not None:
             callback(step, output, history)
 
-    bar = tqdm(range(config.steps), disable=not config.progress, desc=f"train {config.method}")
-    for k in bar:
-        n = n_steps(config, k)
-        if n not in grids:  # the grid, its probabilities and what f_theta needs at its times
-            grid, p = time_grid(config, interp.schedule, n)
-            grids[n] = grid, p, model.time_terms(params, grid)
-        grid, p, terms = grids[n]
-        i, x_0, x_1 = draw(p)
-        t_early, t_late = grid[i], grid[i + 1]
-        terms_early, terms_late = tuple(a[i] for a in terms), tuple(a[i + 1] for a in terms)
-        x_early, x_late = make_pairs(config, interp, rng, t_early, t_late, x_0, x_1)
-        weight = 1.0 / (t_late - t_early) if config.weighting == "inverse_dt" else np.ones(config.batch)
-        loss, _ = consistency_loss(model, params, target, t_early, x_early, t_late, x_late,
-                                   weight, config.distance, config.huber_c, out=grads,
-                                   terms=(terms_early, terms_late))
-        lr = lrs[k]
-        if not math.isfinite(loss):
-            raise FloatingPointError(
-                f"the {config.method} loss became {loss} at step {k} (learning rate {lr:.3g}); "
-                f"try a smaller TrainConfig.lr or a longer warm-up"
-            )
-        optim.adam_step(params.flat, grads.flat, adam, lr)
-        if config.ema > 0:
-            optim.ema_update(target.flat, params.flat, config.ema)
-        if config.eval_ema > 0:
-            optim.ema_update(averaged.flat, params.flat, config.eval_ema)
-        history["loss"].append(loss)
-        history["steps_done"] = k + 1
-        if k % 200 == 0:
-            bar.set_postfix(loss=f"{loss:.3g}", N=n, refresh=False)
-        if config.eval_every and (k + 1) % config.eval_every == 0 and k + 1 < config.steps:
-            record(k + 1)
-        if config.max_seconds is not None and time.perf_counter() - start > config.max_seconds:
-            break
-    bar.close()
+    with tqdm(range(config.steps), disable=not config.progress, desc=f"train {config.method}") as bar:
+        for k in bar:
+            loss, _ = batches.loss(k, params, target, out=grads)
+            check.loss(k, loss)
+            optim.adam_step(params.flat, grads.flat, adam, lrs[k])
+            if config.ema > 0:
+                optim.ema_update(target.flat, params.flat, config.ema)
+            if config.eval_ema > 0:
+                optim.ema_update(averaged.flat, params.flat, config.eval_ema)
+            history["loss"].append(loss)
+            history["steps_done"] = k + 1
+            if k % 200 == 0:
+                bar.set_postfix(loss=f"{loss:.3g}", **getattr(batches, "status", {}), refresh=False)
+            if (k + 1) % check.CHECK_EVERY == 0:
+                check.weights(k, params)
+            if config.eval_every and (k + 1) % config.eval_every == 0 and k + 1 < config.steps:
+                record(k + 1)
+            if config.max_seconds is not None and time.perf_counter() - start > config.max_seconds:
+                break
     history["loss"] = np.asarray(history["loss"])
     record(history["steps_done"])
     return output, history

@@ -12,7 +12,10 @@ import numbers
 
 import numpy as np
 
-__all__ = ["real_array", "real_vector", "unit_times", "count", "check_rng"]
+__all__ = [
+    "real_array", "real_vector", "unit_times", "count", "check_rng", "integer", "real", "finite_array",
+    "choice", "flag", "MAX_POINT", "MIN_STD", "MAX_STD",
+]
 
 
 def real_array(name, value):
@@ -70,14 +73,11 @@ def check_rng(rng):
     return rng
 
 
-# ==== scalars, finite arrays and choices (issue "Faults and bad input") ====================
+# -- scalars, finite arrays, choices and flags --------------------------------------------
 # One rule for every field: Python and numpy integers are integers, Python and numpy
 # floats (and integers) are reals; bool and str are neither (a TypeError naming the
 # field); NaN and inf are refused in every real field (a ValueError); a bound that is
 # violated is named with the value found.
-
-__all__ += ["integer", "real", "finite_array", "choice", "MAX_POINT", "MIN_STD", "MAX_STD"]
-
 
 def _float_array(name, value):
     """``value`` as a float array (no copy if it is one); TypeError for what is not real numbers."""
@@ -184,4 +184,10 @@ def choice(name, value, allowed):
     return value
 
 
-# ==== end of the block of "Faults and bad input" ====================================
+
+
+def flag(name, value):
+    """A yes/no setting: a bool (numpy's too). returns bool"""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)

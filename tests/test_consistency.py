@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 import cmtoy
-from cmtoy.consistency import ConsistencyModel, consistency_loss, distance, load_model, scalings
+from cmtoy.consistency import ConsistencyModel, consistency_loss, distance, load_model, loss_weight, scalings
 from cmtoy.interpolant import Interpolant
 from cmtoy.mlp import MLPConfig
-from cmtoy.pairs import make_pairs
+from cmtoy.pairs import distillation_pairs, isolation_pairs
 from cmtoy.training import TrainConfig
 
 SMALL = MLPConfig(width=8, depth=2, n_fourier=2)
@@ -73,6 +73,14 @@ def test_unknown_distance_is_rejected():
         distance(np.zeros(2), "l1")
 
 
+def test_loss_weights_are_one_or_the_inverse_step():
+    t_early, t_late = np.array([0.0, 0.5, 0.9]), np.array([0.25, 0.75, 1.0])
+    np.testing.assert_array_equal(loss_weight("uniform", t_early, t_late), [1.0, 1.0, 1.0])
+    np.testing.assert_allclose(loss_weight("inverse_dt", t_early, t_late), [4.0, 4.0, 10.0], rtol=1e-12)
+    with pytest.raises(ValueError, match="'dt'.*inverse_dt"):
+        loss_weight("dt", t_early, t_late)
+
+
 @pytest.mark.parametrize("kind", ["squared", "pseudo_huber"])
 @pytest.mark.parametrize("schedule", ["linear", "cosine"])
 def test_loss_gradient_matches_finite_differences(kind, schedule):
@@ -105,11 +113,13 @@ SMOOTH = cmtoy.GaussianMixture(means=[-1.0, 1.0], stds=[0.6, 0.5], weights=[0.7,
 def pair_loss(method, dt, solver="euler", schedule="linear", n=4000, target=SMOOTH):
     """The consistency loss of the exact f* on pairs (t, t + dt) drawn as in training."""
     interp = Interpolant(target, schedule)
-    config = TrainConfig(method=method, solver=solver, progress=False)
+    config = TrainConfig(method=method, solver=solver, progress=False).resolved()
     rng = np.random.default_rng(5)
     t_early = rng.uniform(0.0, 1.0 - dt, n)
     t_late = t_early + dt
-    x_early, x_late = make_pairs(config, interp, rng, t_early, t_late)
+    x_0, x_1 = interp.target.sample(rng, n), rng.standard_normal(n)
+    pairs = {"ct": isolation_pairs, "cd": distillation_pairs}[method]
+    x_early, x_late = pairs(interp, config, t_early, t_late, x_0, x_1)
     return consistency_loss(cmtoy.ExactModel(interp), None, None, t_early, x_early, t_late, x_late, np.ones(n))[0]
 
 

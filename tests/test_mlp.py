@@ -185,20 +185,26 @@ def test_silu_is_stable_for_large_inputs():
 
 
 @pytest.mark.parametrize(
-    "kwargs, match",
+    "kwargs, error, match",
     [
-        ({"width": 0}, "width"),
-        ({"width": 2.5}, "width"),
-        ({"depth": 0}, "depth"),
-        ({"depth": True}, "depth"),
-        ({"n_fourier": -1}, "n_fourier"),
-        ({"activation": "relu"}, "activation.*relu"),
-        ({"dtype": "float16"}, "dtype.*float16"),
+        ({"width": 0}, ValueError, "width"),
+        ({"width": 2.5}, TypeError, "width"),
+        ({"depth": 0}, ValueError, "depth"),
+        ({"depth": True}, TypeError, "depth"),
+        ({"n_fourier": -1}, ValueError, "n_fourier"),
+        ({"n_fourier": "8"}, TypeError, "n_fourier"),
+        ({"activation": "relu"}, ValueError, "activation.*relu"),
+        ({"dtype": "float16"}, ValueError, "dtype.*float16"),
     ],
 )
-def test_bad_config_values_raise(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_config_values_raise(kwargs, error, match):
+    with pytest.raises(error, match=match):
         MLPConfig(**kwargs)
+
+
+def test_config_takes_numpy_integers_as_ints():
+    config = MLPConfig(width=np.int64(8), depth=np.int32(2), n_fourier=np.uint8(4))
+    assert config == MLPConfig(width=8, depth=2, n_fourier=4) and type(config.width) is int
 
 
 @pytest.mark.parametrize("activation", ["silu", "tanh"])

@@ -97,19 +97,48 @@ def test_lr_schedule_warmup_constant_and_cosine():
 
 
 @pytest.mark.parametrize(
-    "kwargs, match",
+    "kwargs, error, match",
     [
-        ({"base_lr": -1.0}, "base_lr"),
-        ({"warmup_steps": -1}, "warmup_steps"),
-        ({"warmup_steps": 1.5}, "warmup_steps"),
-        ({"decay": "linear"}, "decay"),
-        ({"decay": "cosine"}, "total_steps"),
-        ({"decay": "cosine", "warmup_steps": 10, "total_steps": 10}, "total_steps"),
+        ({"base_lr": -1.0}, ValueError, "base_lr"),
+        ({"base_lr": float("nan")}, ValueError, "base_lr"),
+        ({"final_lr": float("inf")}, ValueError, "final_lr"),
+        ({"base_lr": "1e-3"}, TypeError, "base_lr"),
+        ({"base_lr": True}, TypeError, "base_lr"),
+        ({"warmup_steps": -1}, ValueError, "warmup_steps"),
+        ({"warmup_steps": 1.5}, TypeError, "warmup_steps"),
+        ({"warmup_steps": True}, TypeError, "warmup_steps"),
+        ({"decay": "linear"}, ValueError, "decay"),
+        ({"decay": "cosine"}, ValueError, "total_steps"),
+        ({"decay": "cosine", "warmup_steps": 10, "total_steps": 10}, ValueError, "total_steps"),
+        ({"decay": "cosine", "total_steps": "10"}, TypeError, "total_steps"),
     ],
 )
-def test_lr_schedule_rejects_bad_settings(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_lr_schedule_rejects_bad_settings(kwargs, error, match):
+    with pytest.raises(error, match=match):
         LRSchedule(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [({"beta1": 1.0}, ValueError), ({"beta1": -0.1}, ValueError), ({"beta2": float("nan")}, ValueError),
+     ({"eps": 0.0}, ValueError), ({"eps": float("inf")}, ValueError), ({"beta1": "0.9"}, TypeError),
+     ({"beta2": False}, TypeError)],
+)
+def test_adam_config_rejects_bad_constants_by_name(kwargs, error):
+    with pytest.raises(error, match=next(iter(kwargs))):
+        AdamConfig(**kwargs)
+
+
+def test_configs_take_numpy_scalars_as_the_numbers_they_hold():
+    adam = AdamConfig(beta1=np.float32(0.5), beta2=np.float64(0.9), eps=np.float32(1e-6))
+    assert adam == AdamConfig(beta1=0.5, beta2=0.9, eps=float(np.float32(1e-6)))
+    assert type(adam.beta1) is float
+    schedule = LRSchedule(base_lr=np.float64(0.1), warmup_steps=np.int64(2), decay="cosine",
+                          total_steps=np.int32(10))
+    assert schedule == LRSchedule(base_lr=0.1, warmup_steps=2, decay="cosine", total_steps=10)
+    assert type(schedule.warmup_steps) is int and type(schedule.total_steps) is int
+    np.testing.assert_array_equal(schedule(np.arange(12)),
+                                  LRSchedule(0.1, 2, "cosine", total_steps=10)(np.arange(12)))
 
 
 def test_lr_schedule_rejects_negative_steps():

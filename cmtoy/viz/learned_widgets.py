@@ -67,7 +67,7 @@ class TrainingExplorer(Explorer):
     def _config(values):
         # the method's defaults for this many steps, with a warm-up of at most a tenth of
         # the run and a curriculum that starts at or below the chosen final N
-        method = TrainConfig(method=values.get("method", "ct"), steps=values["steps"])
+        method = TrainConfig(method=values.get("method", "ct"), steps=values["steps"]).resolved()
         return TrainConfig(**values, warmup=min(method.warmup, values["steps"] // 10),
                            n_min=min(method.n_min, values["n_max"]), eval_every=max(1, values["steps"] // 10),
                            eval_samples=5000, progress=False)
