@@ -30,11 +30,6 @@ from .training import METHODS, TrainConfig, train
 
 __all__ = ["main", "build_parser"]
 
-# Training allocates one learning rate per step before the first one (training.learning_rates),
-# so an absurd --steps would fail with MemoryError after a pause: refuse it up front.
-MAX_STEPS = 10_000_000
-
-
 class _Parser(argparse.ArgumentParser):
     """argparse whose usage errors are one line on stderr (status 2), without the usage text."""
 
@@ -186,8 +181,6 @@ def check_train_args(args):
         given = [name for name in ("stds", "weights") if getattr(args, name) is not None]
         if given:
             return f"--{given[0]} needs --means (without --means the seed mixture is used)", 2
-    if args.steps is not None and args.steps > MAX_STEPS:
-        return f"--steps must be at most {MAX_STEPS}, got {args.steps}", 2
     out = Path(args.out)
     folder = out.resolve().parent
     if not folder.is_dir():

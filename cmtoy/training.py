@@ -177,12 +177,37 @@ def evaluate(model, interp, n, seed):
     }
 
 
-def learning_rates(config):
-    """The learning rate of every step: linear warm-up, then cosine decay to 0 or constant. -> [steps]"""
+def lr_schedule(config):
+    """The learning rate of the run: linear warm-up, then cosine decay to 0 or constant."""
     config = config.resolved()
     warmup = min(config.warmup, config.steps - 1)
-    schedule = optim.LRSchedule(config.lr, warmup, config.lr_decay, total_steps=config.steps)
-    return schedule(np.arange(config.steps))
+    return optim.LRSchedule(config.lr, warmup, config.lr_decay, total_steps=config.steps)
+
+
+def learning_rates(config):
+    """The learning rate of every step (:func:`lr_schedule`). -> [steps]"""
+    return lr_schedule(config)(np.arange(config.resolved().steps))
+
+
+class BlockedRates:
+    """``rates[k]``, the learning rate of step k, computed a block of steps at a time.
+
+    A run of very many steps that ``max_seconds`` stops early never holds one float per
+    step it does not take; each block holds the same numbers as :func:`learning_rates`.
+    """
+
+    BLOCK = 4096
+
+    def __init__(self, config):
+        self.schedule, self.steps, self.peak = lr_schedule(config), config.steps, config.lr
+        self.first, self.rates = None, None
+
+    def __getitem__(self, k):
+        first = k - k % self.BLOCK
+        if first != self.first:
+            self.first = first
+            self.rates = self.schedule(np.arange(first, min(first + self.BLOCK, self.steps)))
+        return self.rates[k - first]
 
 
 class DivergenceCheck:
@@ -216,7 +241,7 @@ class DivergenceCheck:
 
     def fail(self, k, what):
         raise FloatingPointError(f"the {self.method} run diverged at step {k} (learning rate {self.lrs[k]:.3g}, "
-                                 f"peak {self.lrs.max():.3g}): {what}; try a smaller TrainConfig.lr or a "
+                                 f"peak {self.lrs.peak:.3g}): {what}; try a smaller TrainConfig.lr or a "
                                  f"longer warm-up")
 
     def loss(self, k, loss):
@@ -287,7 +312,7 @@ def _train(interp, config, callback):
     adam = optim.AdamState.zeros(params.flat.size, params.flat.dtype)
     grads = params.copy()  # the buffer every step's gradient is written into
     batches = method.start(interp, config, model, rng)
-    lrs = learning_rates(config)
+    lrs = BlockedRates(config)
     check = DivergenceCheck(config, params, lrs)
     history = {"loss": [], "evals": [], "steps_done": 0, "seconds": 0.0}
     start = time.perf_counter()

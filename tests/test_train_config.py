@@ -135,3 +135,14 @@ def test_validators_say_what_is_allowed():
     assert validation.flag("f", np.bool_(True)) is True
     with pytest.raises(TypeError, match="f must be True or False, got 1"):
         validation.flag("f", 1)
+
+
+@pytest.mark.parametrize("settings", [dict(method="ct", steps=10_000), dict(method="ict", steps=9_000),
+                                      dict(method="cd", steps=300, lr_decay="constant")])
+def test_learning_rates_computed_by_blocks_are_those_of_the_whole_run(settings):
+    from cmtoy.training import BlockedRates, learning_rates
+
+    config = TrainConfig(**settings).resolved()
+    rates, blocked = learning_rates(config), BlockedRates(config)
+    assert [blocked[k] for k in range(config.steps)] == rates.tolist()
+    assert blocked.peak == config.lr == rates.max()

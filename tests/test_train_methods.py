@@ -167,3 +167,17 @@ def test_a_non_finite_loss_before_any_update_does_not_blame_the_learning_rate(mo
     with pytest.raises(FloatingPointError, match="untrained model is nan") as error:
         train(INTERP, TrainConfig(method=name, progress=False))
     assert "learning rate" not in str(error.value)
+
+
+def test_a_huge_step_count_stopped_by_max_seconds_allocates_nothing_per_step():
+    import tracemalloc
+
+    config = TrainConfig(method="cd", steps=10**12, max_seconds=0.5, eval_samples=500, progress=False)
+    tracemalloc.start()
+    try:
+        _, history = train(Interpolant(cmtoy.SEED_MIXTURE), config)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert 0 < history["steps_done"] < 10**6
+    assert peak < 200e6  # one float per step of 10**12 would be 8 TB
