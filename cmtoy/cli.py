@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 from .interpolant import Interpolant
+from .schedules import SCHEDULES
 from .targets import SEED_MIXTURE, GaussianMixture
 from .training import METHODS, TrainConfig, train
 
@@ -135,10 +136,10 @@ def add_train_command(subparsers):
         description="Train f_theta on a 1-D mixture (default: the seed mixture), print the exact "
                     "1- and 2-step W1 and flow-map error, and save the model as .npz.",
     )
-    parser.add_argument("--method", choices=METHODS, default="ct", help="ct, cd or ict (default ct)")
+    parser.add_argument("--method", choices=tuple(METHODS), default="ct", help=f"one of {', '.join(METHODS)} (default ct)")
     parser.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the config's)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--schedule", choices=("linear", "cosine"), default="linear")
+    parser.add_argument("--schedule", choices=tuple(SCHEDULES), default="linear")
     parser.add_argument("--means", type=finite_number, nargs="+", default=None,
                         help="mixture means (default: the seed mixture)")
     parser.add_argument("--stds", type=finite_number, nargs="+", default=None,

@@ -29,7 +29,7 @@ import numpy as np
 
 from . import mlp
 from .checkpoint import CheckpointError, load_params, save_params
-from .schedules import make_schedule
+from .schedules import SCHEDULES, make_schedule
 from .validation import finite_array, real, unit_times
 
 __all__ = [
@@ -157,7 +157,7 @@ class ConsistencyModel:
             "extra": extra or {},
         }
         json.dumps(meta)  # fail before writing anything if meta is not serialisable
-        if meta["schedule"] not in ("linear", "cosine"):
+        if meta["schedule"] not in SCHEDULES:
             raise ValueError(f"only the named schedules can be saved, got {self.schedule!r}")
         save_params(path, self.params, meta)
 
