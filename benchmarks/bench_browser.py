@@ -55,11 +55,10 @@ ARM = """([img, timeout]) => {
 }"""
 
 
-def slider_latencies(output, moves, timeout_ms=20_000):
-    """{slider description: [ms of each move that drew]} for every slider of one explorer."""
+def slider_latencies(output, moves, timeout_ms=10_000):
+    """Yields (slider description, [ms of each move that drew]) for every slider of one explorer."""
     page = output.page
     image = output.locator(".widget-image").first.element_handle()
-    found = {}
     sliders = output.locator(".widget-slider")
     for index in range(sliders.count()):
         box = sliders.nth(index)
@@ -67,14 +66,14 @@ def slider_latencies(output, moves, timeout_ms=20_000):
         handle = box.locator(".noUi-handle").first
         handle.scroll_into_view_if_needed()
         handle.focus()
-        found[name] = []
+        drew = []
         for key in ["ArrowRight"] * moves + ["ArrowLeft"] * moves:
             page.evaluate(ARM, [image, timeout_ms])
             page.keyboard.press(key)
             ms = page.evaluate("() => window.__latency")
             if ms is not None:
-                found[name].append(ms)
-    return found
+                drew.append(ms)
+        yield name, drew
 
 
 def main():
@@ -94,7 +93,7 @@ def main():
                 run_all(page, notebook_url(url, token, name))
                 outputs = explorer_outputs(page)
                 for index in range(outputs.count()):
-                    for slider, ms in slider_latencies(outputs.nth(index), args.moves).items():
+                    for slider, ms in slider_latencies(outputs.nth(index), args.moves):
                         cells = (f"{np.median(ms):.0f} | {np.quantile(ms, 0.9):.0f}" if ms else "– | –")
                         print(f"| {name[:2]} | {index + 1} | {slider} | {len(ms)} / {2 * args.moves} | {cells} |",
                               flush=True)

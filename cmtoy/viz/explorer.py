@@ -42,7 +42,7 @@ from PIL import Image
 
 from .plotting import figure_style
 
-__all__ = ["Explorer", "Knob", "Grid", "Choice", "Count", "encode_png"]
+__all__ = ["Explorer", "Knob", "Grid", "Choice", "Count", "encode_png", "status_line"]
 
 STYLE = {"description_width": "90px"}
 CONTROLS_WIDTH = 300  # px: the column of controls beside the figure
@@ -57,6 +57,11 @@ def encode_png(canvas):
     rgb = np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :3])  # opaque: drop alpha
     Image.fromarray(rgb).save(buffer, format="png", compress_level=1)
     return buffer.getvalue()
+
+
+def status_line(text_html, color="inherit"):
+    """HTML of a status line: compact lines (an HTML widget's default line height is a row's)."""
+    return f"<div style='line-height:1.35;color:{color}'>{text_html}</div>"
 
 
 class Knob:
@@ -328,7 +333,7 @@ class Explorer:
 
     def status_html(self):
         """The status line beside the figure: why the last change was refused, if it was."""
-        return f"<span style='color:#b00000'>{html.escape(self.message)}</span>" if self.message else ""
+        return status_line(html.escape(self.message), color="#b00000") if self.message else ""
 
     def _sync_widgets(self):
         """Show the knob values on the controls (their observers find nothing changed) and the status."""

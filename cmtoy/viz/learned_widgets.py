@@ -5,13 +5,15 @@ f_theta against the exact f* and the exact W1 at every evaluation of the run.
 :class:`SamplingExplorer` (notebook 04) draws multistep samples (Song et al. 2023,
 Alg. 1) of a model and scores them with the exact W1. Both are
 :class:`cmtoy.viz.explorer.Explorer` objects: ``set(...)`` from code, ``widget()`` in a
-notebook. Drawing never trains: only ``TrainingExplorer.train()`` (the Train button) does.
+notebook. Drawing never trains: only ``TrainingExplorer.train()`` (the Train button) and
+:func:`classroom_model` (the model notebook 04 samples from) do.
 """
 
 from __future__ import annotations
 
 import functools
 import html
+import threading
 
 import ipywidgets
 import numpy as np
@@ -22,12 +24,13 @@ from ..metrics import wasserstein1
 from ..sampling import sample
 from ..targets import SEED_MIXTURE
 from ..training import TrainConfig, train
-from .explorer import Choice, Count, Explorer, Grid
+from .explorer import Choice, Count, Explorer, Grid, status_line
 from .plotting import ARROW, CURVE_TIMES, LINE, time_colors
 
 __all__ = ["TrainingExplorer", "SamplingExplorer", "sampling_times", "classroom_model", "CLASSROOM_TRAINING"]
 
-DEFAULT_STEPS = 5000  # a distillation run that ends visibly close to f* (benchmarks/bench_widgets.py)
+DEFAULT_STEPS = 5000  # a distillation run that ends visibly close to f* (tests/test_explorer_training.py)
+
 
 class TrainingExplorer(Explorer):
     """Train a consistency model on the seed mixture and watch it approach the exact one.
@@ -162,7 +165,7 @@ class TrainingExplorer(Explorer):
         if self.message or not self.summary:
             return super().status_html()
         stale = " <i>(settings changed: press Train)</i>" if self._run_values != self._values else ""
-        return f"<b>{html.escape(self.summary)}</b>{stale}"
+        return status_line(f"<b>{html.escape(self.summary)}</b>{stale}")
 
     def widget(self):
         """The controls, the Train button, a progress bar and the status line beside the figure."""
@@ -207,6 +210,30 @@ def classroom_model():
     return model
 
 
+class FirstStepMemo:
+    """A model that remembers its one-step map f(1, x_1) of the last few noise draws.
+
+    ``cmtoy.sample`` calls ``model(1, x_1)`` first, and every setting of the sampling
+    explorer with one seed draws the same x_1: the first network evaluation is shared.
+    Only that call has t = 1 (later sampling times are < 1).
+    """
+
+    def __init__(self, model, size=8):
+        self.model, self.schedule, self.size = model, model.schedule, size
+        self._first = {}  # x_1 as bytes -> f(1, x_1)
+
+    def __call__(self, t, x):
+        t = np.asarray(t)
+        if not (t.size and t.flat[0] == 1.0):
+            return self.model(t, x)
+        key = np.asarray(x).tobytes()
+        if key not in self._first:
+            if len(self._first) >= self.size:
+                self._first.clear()
+            self._first[key] = self.model(t, x)
+        return self._first[key]
+
+
 class SamplingExplorer(Explorer):
     """Few-step samples of a model against the target density, with the exact W1.
 
@@ -214,8 +241,9 @@ class SamplingExplorer(Explorer):
     later ones are evenly spaced below it, see :func:`sampling_times`), ``n_samples`` and
     ``seed``. The histogram (orange) is the model's; the grey curve the target p(x_0).
     The title compares its W1 with that of the exact f* at the same times (the floor).
-    Samples are drawn once per setting (``samples_for``), so returning a slider to a
-    value it had costs only the drawing.
+    Samples are drawn once per setting (``samples_for``), the first step once per noise
+    draw (:class:`FirstStepMemo`), and once the widget is shown a background thread draws
+    the settings a student tries first, so that most moves cost only the drawing.
     """
 
     defaults = dict(n_steps=1, t_mid=0.5, n_samples=10_000, seed=0)
@@ -233,7 +261,7 @@ class SamplingExplorer(Explorer):
     def __init__(self, model, interp=None, **values):
         self.model = model
         self.interp = Interpolant(SEED_MIXTURE, model.schedule) if interp is None else interp
-        self._exact = ExactModel(self.interp)
+        self._model_memo, self._exact_memo = FirstStepMemo(model), FirstStepMemo(ExactModel(self.interp))
         self._drawn = {}  # (model or f*, times, seed, n_samples) -> (histogram heights, W1)
         super().__init__(**values)
 
@@ -252,20 +280,45 @@ class SamplingExplorer(Explorer):
     def times(self):
         return sampling_times(self._values["n_steps"], self._values["t_mid"])
 
-    def draw_samples(self, model):
-        """Samples of ``model`` at the current knobs (the seed fixes the noise). returns [n_samples]"""
-        return sample(model, np.random.default_rng(self._values["seed"]), self._values["n_samples"], times=self.times)
+    def samples_for(self, exact=False, times=None, seed=None, n_samples=None):
+        """(histogram heights [220], exact W1) of the model's (or f*'s) samples, cached per setting.
 
-    def samples_for(self, exact=False):
-        """(histogram heights [220], exact W1) of the model's (or f*'s) samples at the current knobs, cached."""
-        key = (exact, self.times, self._values["seed"], self._values["n_samples"])
+        times, seed, n_samples: default the current knobs'. Safe to call from another
+        thread (the warm-up): a setting computed twice gives the same numbers.
+        """
+        times = self.times if times is None else times
+        seed = self._values["seed"] if seed is None else seed
+        n_samples = self._values["n_samples"] if n_samples is None else n_samples
+        key = (exact, times, seed, n_samples)
         if key not in self._drawn:
-            if len(self._drawn) >= 256:  # a long session: start the cache afresh
+            if len(self._drawn) >= 512:  # a long session: start the cache afresh
                 self._drawn.clear()
-            samples = self.draw_samples(self._exact if exact else self.model)
+            model = self._exact_memo if exact else self._model_memo
+            samples = sample(model, np.random.default_rng(seed), n_samples, times=times)
             self._drawn[key] = (np.histogram(samples, self.bins, density=True)[0],
                                 wasserstein1(samples, self.interp.target))
         return self._drawn[key]
+
+    def widget(self, extra=()):
+        """The explorer's widget; a background thread then draws the settings a student tries first."""
+        box = super().widget(extra)
+        threading.Thread(target=self._warm_up, name="cmtoy sampling warm-up", daemon=True).start()
+        return box
+
+    def _warm_up(self):
+        """Fill the sample cache: every step count at the shown first time, then every first time.
+
+        Stops when the seed or the number of samples changes (its settings would not be used).
+        """
+        start = self.values
+        t_mids = [self.knobs["t_mid"].check("t_mid", 0.05 * k) for k in range(1, 20)]
+        settings = [(n, start["t_mid"]) for n in range(1, 9)] + [(n, t) for n in (2, 3, 4) for t in t_mids]
+        for n_steps, t_mid in settings:
+            now = self.values
+            if (now["seed"], now["n_samples"]) != (start["seed"], start["n_samples"]):
+                return
+            for exact in (False, True):
+                self.samples_for(exact, sampling_times(n_steps, t_mid), start["seed"], start["n_samples"])
 
     def update(self, changed):
         if changed == {"t_mid"} and self._values["n_steps"] == 1:
