@@ -7,6 +7,7 @@ controls show those values.
 """
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -103,3 +104,18 @@ def test_training_redraws_while_another_thread_moves_knobs():
     fresh.train()
     assert trainer.png == fresh.png
     assert ("settings changed" in trainer.status_html()) == (trainer.values != run)
+
+
+def test_the_sampling_warm_up_draws_the_next_notch_before_the_slider_gets_there():
+    interp = cmtoy.Interpolant(cmtoy.SEED_MIXTURE, "linear")
+    sampler = SamplingExplorer(cmtoy.ExactModel(interp), interp, n_samples=1000)
+    sampler.widget()
+    sampler.set(n_steps=3, t_mid=0.4)
+    wanted = [(exact, times, 0, 1000) for exact in (False, True) for times, _, _ in sampler.next_settings()[:4]]
+    assert len(wanted) == 8 and (False, (1.0, 0.4, 0.2), 0, 1000) not in wanted
+    deadline = time.monotonic() + 120
+    while not all(key in sampler._drawn for key in wanted):  # a background thread: poll it
+        assert time.monotonic() < deadline, "the warm-up did not draw the settings one notch away"
+        time.sleep(0.05)
+    sampler.set(n_steps=4)  # from the cache: the same picture as a fresh explorer
+    assert sampler.png == SamplingExplorer(cmtoy.ExactModel(interp), interp, **sampler.values).png

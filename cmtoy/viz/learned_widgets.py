@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import html
 import threading
+import weakref
 
 import ipywidgets
 import numpy as np
@@ -234,6 +235,33 @@ class FirstStepMemo:
         return self._first[key]
 
 
+def _warm_up(explorer_ref, moved):
+    """Keep the sample cache of a sampling explorer ahead of its sliders, in the background.
+
+    explorer_ref: a weak reference (the thread ends with the explorer); moved: the Event
+    its update() sets. After each move the settings one notch away are drawn first; a
+    new move restarts from there. Runs outside the explorer's lock: a setting the slider
+    needs meanwhile is drawn by the slider's thread, with the same result.
+    """
+    while True:
+        if not moved.wait(timeout=10.0):
+            if explorer_ref() is None:
+                return
+            continue
+        moved.clear()
+        explorer = explorer_ref()
+        if explorer is None:
+            return
+        with explorer.lock:
+            settings = explorer.next_settings()
+        for times, seed, n_samples in settings:
+            if moved.is_set():
+                break
+            for exact in (False, True):
+                explorer.samples_for(exact, times, seed, n_samples)
+        del explorer
+
+
 class SamplingExplorer(Explorer):
     """Few-step samples of a model against the target density, with the exact W1.
 
@@ -263,6 +291,7 @@ class SamplingExplorer(Explorer):
         self.interp = Interpolant(SEED_MIXTURE, model.schedule) if interp is None else interp
         self._model_memo, self._exact_memo = FirstStepMemo(model), FirstStepMemo(ExactModel(self.interp))
         self._drawn = {}  # (model or f*, times, seed, n_samples) -> (histogram heights, W1)
+        self._moved = None  # set when the knobs move: wakes the warm-up thread, once a widget is shown
         super().__init__(**values)
 
     def draw(self):
@@ -300,27 +329,34 @@ class SamplingExplorer(Explorer):
         return self._drawn[key]
 
     def widget(self, extra=()):
-        """The explorer's widget; a background thread then draws the settings a student tries first."""
+        """The explorer's widget; a background thread then draws the settings a student tries next."""
         box = super().widget(extra)
-        threading.Thread(target=self._warm_up, name="cmtoy sampling warm-up", daemon=True).start()
+        if self._moved is None:
+            self._moved = threading.Event()
+            threading.Thread(target=_warm_up, args=(weakref.ref(self), self._moved), daemon=True,
+                             name="cmtoy sampling warm-up").start()
+        self._moved.set()
         return box
 
-    def _warm_up(self):
-        """Fill the sample cache: every step count at the shown first time, then every first time.
+    def next_settings(self):
+        """The settings a student tries next from the current knobs, nearest first.
 
-        Stops when the seed or the number of samples changes (its settings would not be used).
+        returns [(times, seed, n_samples)]: one slider notch away (steps, first time, samples),
+        then every step count at this first time and every first time at this step count.
         """
-        start = self.values
-        t_mids = [self.knobs["t_mid"].check("t_mid", 0.05 * k) for k in range(1, 20)]
-        settings = [(n, start["t_mid"]) for n in range(1, 9)] + [(n, t) for n in (2, 3, 4) for t in t_mids]
-        for n_steps, t_mid in settings:
-            now = self.values
-            if (now["seed"], now["n_samples"]) != (start["seed"], start["n_samples"]):
-                return
-            for exact in (False, True):
-                self.samples_for(exact, sampling_times(n_steps, t_mid), start["seed"], start["n_samples"])
+        v, knobs = self._values, self.knobs
+        t_mids = [knobs["t_mid"].check("t_mid", 0.05 * k) for k in range(1, 20)]
+        sizes = knobs["n_samples"].options
+        i, j = t_mids.index(v["t_mid"]), sizes.index(v["n_samples"])
+        near = [(n, t, v["n_samples"]) for n, t in ((v["n_steps"] + 1, v["t_mid"]), (v["n_steps"] - 1, v["t_mid"]))]
+        near += [(v["n_steps"], t_mids[k], v["n_samples"]) for k in (i - 1, i + 1) if 0 <= k < len(t_mids)]
+        near += [(v["n_steps"], v["t_mid"], sizes[k]) for k in (j - 1, j + 1) if 0 <= k < len(sizes)]
+        rest = [(n, v["t_mid"], v["n_samples"]) for n in range(1, 9)] + [(v["n_steps"], t, v["n_samples"]) for t in t_mids]
+        return [(sampling_times(n, t), v["seed"], size) for n, t, size in near + rest if 1 <= n <= 8]
 
     def update(self, changed):
+        if self._moved is not None:
+            self._moved.set()  # the warm-up starts again from these knobs
         if changed == {"t_mid"} and self._values["n_steps"] == 1:
             return set()  # one step never re-noises
         heights, self.w1 = self.samples_for()
