@@ -235,11 +235,15 @@ class FirstStepMemo:
         return self._first[key]
 
 
+REST_SECONDS = 0.3  # how long the sliders of a sampling explorer rest before its warm-up draws
+
+
 def _warm_up(explorer_ref, moved):
     """Keep the sample cache of a sampling explorer ahead of its sliders, in the background.
 
     explorer_ref: a weak reference (the thread ends with the explorer); moved: the Event
-    its update() sets. After each move the settings one notch away are drawn first; a
+    its update() sets. Once the sliders rest (no move for ``REST_SECONDS``: during a drag
+    the slider's own draws need the CPU) the settings one notch away are drawn first; a
     new move restarts from there. Runs outside the explorer's lock: a setting the slider
     needs meanwhile is drawn by the slider's thread, with the same result.
     """
@@ -249,6 +253,8 @@ def _warm_up(explorer_ref, moved):
                 return
             continue
         moved.clear()
+        while moved.wait(timeout=REST_SECONDS):  # still moving: wait for a rest
+            moved.clear()
         explorer = explorer_ref()
         if explorer is None:
             return
@@ -341,16 +347,14 @@ class SamplingExplorer(Explorer):
     def next_settings(self):
         """The settings a student tries next from the current knobs, nearest first.
 
-        returns [(times, seed, n_samples)]: one slider notch away (steps, first time, samples),
-        then every step count at this first time and every first time at this step count.
+        returns [(times, seed, n_samples)]: one slider notch away (steps, first time), then
+        every step count at this first time and every first time at this step count.
         """
         v, knobs = self._values, self.knobs
         t_mids = [knobs["t_mid"].check("t_mid", 0.05 * k) for k in range(1, 20)]
-        sizes = knobs["n_samples"].options
-        i, j = t_mids.index(v["t_mid"]), sizes.index(v["n_samples"])
+        i = t_mids.index(v["t_mid"])
         near = [(n, t, v["n_samples"]) for n, t in ((v["n_steps"] + 1, v["t_mid"]), (v["n_steps"] - 1, v["t_mid"]))]
         near += [(v["n_steps"], t_mids[k], v["n_samples"]) for k in (i - 1, i + 1) if 0 <= k < len(t_mids)]
-        near += [(v["n_steps"], v["t_mid"], sizes[k]) for k in (j - 1, j + 1) if 0 <= k < len(sizes)]
         rest = [(n, v["t_mid"], v["n_samples"]) for n in range(1, 9)] + [(v["n_steps"], t, v["n_samples"]) for t in t_mids]
         return [(sampling_times(n, t), v["seed"], size) for n, t, size in near + rest if 1 <= n <= 8]
 
