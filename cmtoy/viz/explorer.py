@@ -33,6 +33,7 @@ import io
 import math
 import numbers
 import threading
+import weakref
 
 import ipywidgets
 import numpy as np
@@ -49,6 +50,7 @@ CONTROLS_WIDTH = 300  # px: the column of controls beside the figure
 # the figure: never wider than its pixels, shrunk to the space beside the controls, and
 # never taller than a laptop window leaves under JupyterLab's bars
 FIGURE_MAX_HEIGHT = "calc(100vh - 140px)"
+REST_SECONDS = 0.3  # how long the sliders rest before the warm-up computes (a drag needs the CPU)
 
 
 def encode_png(canvas):
@@ -57,6 +59,33 @@ def encode_png(canvas):
     rgb = np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :3])  # opaque: drop alpha
     Image.fromarray(rgb).save(buffer, format="png", compress_level=1)
     return buffer.getvalue()
+
+
+def _warm_up(explorer_ref, moved):
+    """Keep an explorer's caches ahead of its sliders (``Explorer.warm_up_work``), in the background.
+
+    explorer_ref: a weak reference (the thread ends with the explorer); moved: the Event
+    its set() sets. Once the sliders rest for REST_SECONDS the work is done in order; a
+    new move restarts it from the new knobs.
+    """
+    while True:
+        if not moved.wait(timeout=10.0):
+            if explorer_ref() is None:
+                return
+            continue
+        moved.clear()
+        while moved.wait(timeout=REST_SECONDS):  # still moving: wait for a rest
+            moved.clear()
+        explorer = explorer_ref()
+        if explorer is None:
+            return
+        with explorer.lock:
+            work = explorer.warm_up_work()
+        for call in work:
+            if moved.is_set():
+                break
+            call()
+        explorer = work = call = None  # no reference kept while waiting: the explorer may go
 
 
 def status_line(text_html, color="inherit"):
@@ -198,6 +227,7 @@ class Explorer:
         self.message = ""  # why the last set() was refused, for the status line
         self._widgets = {}  # knob -> its ipywidget, once widget() was called
         self._image = self._status = None
+        self._moved = None  # set by set(): wakes the warm-up thread, once a widget is shown
         self._frame, self._under = None, []  # frame key; canvas caches under each layer
         with figure_style():
             self.draw()
@@ -250,6 +280,8 @@ class Explorer:
                 return set()
             self.message = ""
             self._sync_widgets()
+            if self._moved is not None:
+                self._moved.set()  # the warm-up starts again from these knobs
             return changed
 
     def _refuse(self, error):
@@ -321,7 +353,22 @@ class Explorer:
             box = ipywidgets.HBox([controls, self._image], layout={"align_items": "flex-start", "width": "100%"})
             box.add_class("cmtoy-explorer")
             self._sync_widgets()
+            if self._moved is None and type(self).warm_up_work is not Explorer.warm_up_work:
+                self._moved = threading.Event()
+                threading.Thread(target=_warm_up, args=(weakref.ref(self), self._moved), daemon=True,
+                                 name=f"cmtoy {type(self).__name__} warm-up").start()
+                self._moved.set()
             return box
+
+    def warm_up_work(self):
+        """What to compute ahead of the sliders, nearest first: a list of calls that fill caches.
+
+        Called under the lock; the calls run outside it, in a background thread, once a
+        widget is shown and whenever the sliders rest. They must only fill caches whose
+        entries do not depend on who computes them (a slider's own draw may compute the
+        same entry meanwhile). The base class has none.
+        """
+        return []
 
     def _on_change(self, name, change):
         """A control moved (in the browser, or under ``_sync_widgets``): set its knob."""

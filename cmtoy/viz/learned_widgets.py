@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import functools
 import html
-import threading
-import weakref
 
 import ipywidgets
 import numpy as np
@@ -235,39 +233,6 @@ class FirstStepMemo:
         return self._first[key]
 
 
-REST_SECONDS = 0.3  # how long the sliders of a sampling explorer rest before its warm-up draws
-
-
-def _warm_up(explorer_ref, moved):
-    """Keep the sample cache of a sampling explorer ahead of its sliders, in the background.
-
-    explorer_ref: a weak reference (the thread ends with the explorer); moved: the Event
-    its update() sets. Once the sliders rest (no move for ``REST_SECONDS``: during a drag
-    the slider's own draws need the CPU) the settings one notch away are drawn first; a
-    new move restarts from there. Runs outside the explorer's lock: a setting the slider
-    needs meanwhile is drawn by the slider's thread, with the same result.
-    """
-    while True:
-        if not moved.wait(timeout=10.0):
-            if explorer_ref() is None:
-                return
-            continue
-        moved.clear()
-        while moved.wait(timeout=REST_SECONDS):  # still moving: wait for a rest
-            moved.clear()
-        explorer = explorer_ref()
-        if explorer is None:
-            return
-        with explorer.lock:
-            settings = explorer.next_settings()
-        for times, seed, n_samples in settings:
-            if moved.is_set():
-                break
-            for exact in (False, True):
-                explorer.samples_for(exact, times, seed, n_samples)
-        del explorer
-
-
 class SamplingExplorer(Explorer):
     """Few-step samples of a model against the target density, with the exact W1.
 
@@ -276,8 +241,9 @@ class SamplingExplorer(Explorer):
     ``seed``. The histogram (orange) is the model's; the grey curve the target p(x_0).
     The title compares its W1 with that of the exact f* at the same times (the floor).
     Samples are drawn once per setting (``samples_for``), the first step once per noise
-    draw (:class:`FirstStepMemo`), and once the widget is shown a background thread draws
-    the settings a student tries first, so that most moves cost only the drawing.
+    draw (:class:`FirstStepMemo`), and once the widget is shown the warm-up
+    (:meth:`Explorer.warm_up_work`) draws the settings one notch away while the sliders
+    rest, so that most moves cost only the drawing.
     """
 
     defaults = dict(n_steps=1, t_mid=0.5, n_samples=10_000, seed=0)
@@ -297,7 +263,6 @@ class SamplingExplorer(Explorer):
         self.interp = Interpolant(SEED_MIXTURE, model.schedule) if interp is None else interp
         self._model_memo, self._exact_memo = FirstStepMemo(model), FirstStepMemo(ExactModel(self.interp))
         self._drawn = {}  # (model or f*, times, seed, n_samples) -> (histogram heights, W1)
-        self._moved = None  # set when the knobs move: wakes the warm-up thread, once a widget is shown
         super().__init__(**values)
 
     def draw(self):
@@ -334,16 +299,6 @@ class SamplingExplorer(Explorer):
                                 wasserstein1(samples, self.interp.target))
         return self._drawn[key]
 
-    def widget(self, extra=()):
-        """The explorer's widget; a background thread then draws the settings a student tries next."""
-        box = super().widget(extra)
-        if self._moved is None:
-            self._moved = threading.Event()
-            threading.Thread(target=_warm_up, args=(weakref.ref(self), self._moved), daemon=True,
-                             name="cmtoy sampling warm-up").start()
-        self._moved.set()
-        return box
-
     def next_settings(self):
         """The settings a student tries next from the current knobs, nearest first.
 
@@ -358,9 +313,11 @@ class SamplingExplorer(Explorer):
         rest = [(n, v["t_mid"], v["n_samples"]) for n in range(1, 9)] + [(v["n_steps"], t, v["n_samples"]) for t in t_mids]
         return [(sampling_times(n, t), v["seed"], size) for n, t, size in near + rest if 1 <= n <= 8]
 
+    def warm_up_work(self):
+        return [functools.partial(self.samples_for, exact, *setting)
+                for setting in self.next_settings() for exact in (False, True)]
+
     def update(self, changed):
-        if self._moved is not None:
-            self._moved.set()  # the warm-up starts again from these knobs
         if changed == {"t_mid"} and self._values["n_steps"] == 1:
             return set()  # one step never re-noises
         heights, self.w1 = self.samples_for()

@@ -227,6 +227,12 @@ class InductiveStepExplorer(Explorer):
         gap_dot.set_data([dt], [abs(landings[1] - landings[0])])
         return moved
 
+    def warm_up_work(self):
+        """The reference curves of the times one notch away from t, then of every t (costly, cached)."""
+        grid = [self.knobs["t"].check("t", 0.05 * k) for k in range(1, 20)]
+        nearest = sorted(grid, key=lambda t: abs(t - self._values["t"]))
+        return [functools.partial(induction_curve, self.interp, t) for t in nearest]
+
     def on_line(self, s):
         """x_s = alpha_s x_0 + sigma_s x_1 on the current pair's line. s: [m] -> [m]"""
         return self.interp.interpolate(np.asarray(s, dtype=float), self.values["x_0"], self.values["x_1"])
