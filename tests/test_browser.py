@@ -354,6 +354,13 @@ NOTEBOOKS = {
     "04_few_step_sampling.ipynb": [(sampling_explorer, "steps", "ArrowRight"),
                                    (exact_sampling_explorer, "steps", "ArrowRight")],
 }
+# what the notebooks' own cells set after the explorer is shown: the page must keep it
+# (a control's browser side that sends a stale value back would undo it)
+SET_BY_CODE = {
+    "01_probability_flow.ipynb": [{"t (slice)": "0.25", "mean 2": "1.50"}],
+    "02_inductive_step.ipynb": [{"t": "0.40", "Δt": "0.002", "x_0": "-1.00", "x_1": "1.20"}],
+    "04_few_step_sampling.ipynb": [{"steps": "4", "first time": "0.30"}, {}],
+}
 
 
 # --- the tests ---------------------------------------------------------------------------
@@ -391,7 +398,9 @@ def test_every_explorer_shows_what_its_sliders_say(lab, playwright, name, tmp_pa
                 output = outputs.nth(index)
                 output.scroll_into_view_if_needed()
                 where = f"{name} explorer {index + 1}"
-                wait_for_agreement(output, make, f"{where} after Run All", tmp_path)
+                shown = wait_for_agreement(output, make, f"{where} after Run All", tmp_path)
+                expected = SET_BY_CODE.get(name, [{}] * len(specs))[index]
+                assert {k: shown[k] for k in expected} == expected, f"{where}: the page lost what code set"
                 before = shown_state(output)[0]
                 press_key_on_slider(output, slider, key)
                 page.wait_for_function(

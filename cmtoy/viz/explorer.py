@@ -50,6 +50,7 @@ CONTROLS_WIDTH = 300  # px: the column of controls beside the figure
 # the figure: never wider than its pixels, shrunk to the space beside the controls, and
 # never taller than a laptop window leaves under JupyterLab's bars
 FIGURE_MAX_HEIGHT = "calc(100vh - 140px)"
+FIGURE_MIN_WIDTH = 400  # px: in a narrower window the figure goes below the controls
 REST_SECONDS = 0.3  # how long the sliders rest before the warm-up computes (a drag needs the CPU)
 
 
@@ -119,29 +120,33 @@ def _is_real(value):
 
 
 class Grid(Knob):
-    """A float slider over low, low + step, ..., high; values are snapped to that grid.
+    """A slider over low, low + step, ..., high (rounded to ``decimals``); values snap to that grid.
 
-    Only float noise is snapped (a slider's -1.4500000000000002 is -1.45): a value between
-    grid points is refused, so what code sets is what the slider shows.
+    Only float noise is snapped (-1.4500000000000002 is -1.45): a value between grid
+    points is refused, so what code sets is what the slider shows. The control is a
+    slider over the grid's values, not a FloatSlider: a FloatSlider's browser side
+    recomputes low + k step in its own floats and, when that differs from the value it
+    was sent (-0.2 against -0.20000000000000018), sends its own back; arriving after a
+    cell's set(), that echo undid it. A selection slider sends an index.
     """
 
     def __init__(self, description, low, high, step, decimals=2, continuous=True):
         super().__init__(description, continuous)
         self.low, self.high, self.step, self.decimals = low, high, step, decimals
+        self.values = tuple(round(low + k * step, decimals) for k in range(round((high - low) / step) + 1))
 
     def check(self, name, value):
         if _is_real(value):
             k = round((value - self.low) / self.step)
-            snapped = round(self.low + k * self.step, self.decimals)
-            if abs(value - snapped) <= 1e-9 * self.step and self.low <= snapped <= self.high:
-                return snapped
+            if 0 <= k < len(self.values) and abs(value - self.values[k]) <= 1e-9 * self.step:
+                return self.values[k]
         raise ValueError(f"{name} must be a multiple of {self.step:g} in [{self.low:g}, {self.high:g}] "
                          f"(the values of its slider), got {value!r}")
 
     def make(self, value):
-        return ipywidgets.FloatSlider(value=value, min=self.low, max=self.high, step=self.step,
-                                      readout_format=f".{self.decimals}f", continuous_update=self.continuous,
-                                      **self._common())
+        options = [(f"{v:.{self.decimals}f}", v) for v in self.values]
+        return ipywidgets.SelectionSlider(options=options, value=value, continuous_update=self.continuous,
+                                          **self._common())
 
 
 class Count(Knob):
@@ -334,15 +339,17 @@ class Explorer:
     def widget(self, extra=()):
         """The controls, the status line and ``extra`` widgets in a column beside the figure.
 
-        The figure is an ipywidgets.Image that shrinks to the width left beside the
-        controls and to the height of the window, never beyond its own pixels, so a
-        slider and the picture are seen at once from 1366x768 with the file browser open.
+        The figure is an ipywidgets.Image that takes the width left beside the controls
+        and at most the height of the window, never more than its own pixels, so a
+        slider and the picture are seen at once from 1366x768 with the file browser
+        open; in a window too narrow for both, the figure goes below the controls.
         """
         with self.lock:
             width, height = (round(size * self.dpi) for size in self.figure_size)
             self._image = ipywidgets.Image(value=self.png, format="png", layout={
                 "width": "auto", "height": "auto", "max_width": f"min(100%, {width}px)",
-                "max_height": FIGURE_MAX_HEIGHT, "object_fit": "contain", "flex": "0 1 auto", "min_width": "0"})
+                "max_height": FIGURE_MAX_HEIGHT, "object_fit": "contain", "object_position": "left top",
+                "flex": f"1 1 {FIGURE_MIN_WIDTH}px", "min_width": "0"})  # min_width: else it never shrinks
             self._status = ipywidgets.HTML(layout={"width": "100%"})
             self._widgets = {}
             for name, knob in self.knobs.items():
@@ -350,7 +357,8 @@ class Explorer:
                 self._widgets[name].observe(functools.partial(self._on_change, name), names="value")
             controls = ipywidgets.VBox([*self._widgets.values(), *extra, self._status],
                                        layout={"width": f"{CONTROLS_WIDTH}px", "flex": f"0 0 {CONTROLS_WIDTH}px"})
-            box = ipywidgets.HBox([controls, self._image], layout={"align_items": "flex-start", "width": "100%"})
+            box = ipywidgets.HBox([controls, self._image],
+                                  layout={"align_items": "flex-start", "width": "100%", "flex_flow": "row wrap"})
             box.add_class("cmtoy-explorer")
             self._sync_widgets()
             if self._moved is None and type(self).warm_up_work is not Explorer.warm_up_work:
