@@ -268,17 +268,19 @@ class Explorer:
             changed = {name for name, value in cleaned.items() if self._values[name] != value}
             if not changed:
                 return changed
-            previous = dict(self._values)
+            previous, rendering = dict(self._values), False
             self._values.update(cleaned)
             try:
                 with figure_style():
                     moved = self.update(changed)
+                rendering = True
                 self.render(moved)
             except Exception as error:
                 self._values = previous
                 with figure_style():
                     self.update(changed)  # put back what had moved (it drew these values before)
-                self._frame = None  # the canvas may be half drawn: the next render starts afresh
+                if rendering:
+                    self._frame = None  # the canvas may be half drawn: the next render starts afresh
                 self._refuse(error)
                 if not isinstance(error, ValueError):
                     raise
