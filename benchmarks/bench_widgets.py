@@ -1,9 +1,11 @@
-"""Slider latency of the probability-flow explorer (notebook 01), headless.
+"""Slider latency of every explorer of notebooks 01, 02 and 04, headless.
 
-For each kind of slider, 50 moves: the time from setting the value to a finished canvas
-draw encoded as the PNG the notebook shows (``ProbabilityFlowExplorer.set``), median and
-90th percentile. The target is a median under 100 ms. Moves cycle through distinct
-values so that no cache returns a previous result.
+For each slider, up to 50 moves: the time from setting the value to a finished canvas
+draw encoded as the PNG the notebook shows (``explorer.set``), median and 90th
+percentile. The target is a median under 100 ms. Moves step through values of the
+slider as a drag does, back and forth where a slider has few values (then a revisit
+finds the samples of notebook 04 or the curves of notebook 02 in their caches, as it
+does in the notebook). Notebook 03's sliders draw nothing until Train.
 
 Run from the repository root:
 
@@ -28,14 +30,26 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from bench_exact import machine  # noqa: E402
 
-from cmtoy.viz.widgets import ProbabilityFlowExplorer  # noqa: E402
+from cmtoy.viz.learned_widgets import SamplingExplorer, classroom_model  # noqa: E402
+from cmtoy.viz.widgets import InductiveStepExplorer, ProbabilityFlowExplorer  # noqa: E402
 
-# (label, knob, the values n moves step through: a drag, small steps, no value twice)
+
+def grid(low, step, n):
+    """n values low, low + step, ... rounded as a slider's readout. returns [n]"""
+    return np.round(low + step * np.arange(n), 10)
+
+
+# (label, explorer, knob, the values n moves step through: a drag, no value twice)
 MOVES = [
-    ("t (time slice)", "t", lambda n: np.linspace(0.05, 0.95, n)),
-    ("mean 1 (mixture)", "mean_1", lambda n: np.linspace(-1.5, -0.5, n)),
-    ("std 2 (mixture)", "std_2", lambda n: np.linspace(0.1, 0.6, n)),
-    ("trajectories", "n_trajectories", lambda n: 8 + np.arange(n)),
+    ("01 t (time slice)", ProbabilityFlowExplorer, "t", lambda n: grid(0.05, 0.01, n)),
+    ("01 mean 1 (mixture)", ProbabilityFlowExplorer, "mean_1", lambda n: grid(-2.0, 0.05, n)),
+    ("01 std 2 (mixture)", ProbabilityFlowExplorer, "std_2", lambda n: grid(0.1, 0.01, n)),
+    ("01 trajectories", ProbabilityFlowExplorer, "n_trajectories", lambda n: 8 + np.arange(n)),
+    ("02 t", InductiveStepExplorer, "t", lambda n: np.resize(grid(0.05, 0.05, 15), n)),
+    ("02 dt", InductiveStepExplorer, "dt", lambda n: np.resize([0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2], n)),
+    ("02 x_1", InductiveStepExplorer, "x_1", lambda n: grid(-2.5, 0.05, n)),
+    ("04 steps", lambda: SamplingExplorer(classroom_model()), "n_steps", lambda n: np.resize(np.r_[2:9, 7:0:-1], n)),
+    ("04 first time", lambda: SamplingExplorer(classroom_model(), n_steps=2), "t_mid", lambda n: grid(0.05, 0.05, 19)[:n]),
 ]
 
 
@@ -59,8 +73,8 @@ def main():
     print("|---|---|---|")
     every = []
     with threadpool_limits(1):
-        for label, knob, values in MOVES:
-            explorer = ProbabilityFlowExplorer()
+        for label, make, knob, values in MOVES:
+            explorer = make()
             seconds = time_moves(explorer, knob, values(args.moves))
             every.append(seconds)
             print(f"| {label} | {1e3 * np.median(seconds):.0f} | {1e3 * np.quantile(seconds, 0.9):.0f} |")

@@ -1,4 +1,4 @@
-"""The machinery of the slider explorers: knob values, a blitted Agg figure, ipywidgets.
+"""The machinery of the slider explorers: knobs, a blitted Agg figure, ipywidgets, one lock.
 
 An explorer keeps its knob values in ``values`` and draws with the building blocks of
 :mod:`cmtoy.viz.plotting`. ``explorer.set(name=value, ...)`` validates the values, moves only
@@ -7,6 +7,17 @@ the figure to PNG bytes, ``explorer.png``: tests and benchmarks drive it without
 ``explorer.widget()`` puts the same object behind ipywidgets: each control calls ``set``
 and the PNG goes into an ``ipywidgets.Image``, which JupyterLab shows with no plotting
 extension.
+
+Each knob is a :class:`Knob`: the one description of the values it may take, used both to
+validate ``set`` and to build its control, so code and slider accept the same values and
+a slider reads back exactly the value the explorer holds (no slider rounds 3e-3 to
+3.16e-3). A slider that sends float noise (0.45000000000000007) is snapped to its grid.
+
+Threads: JupyterLab delivers widget messages on a second kernel thread
+(``commsOverSubshells``) while a cell may call ``set`` on the main one, and the Train
+button of notebook 03 runs there too. Everything that reads or changes the knobs, the
+artists, the canvas or the widgets holds the explorer's ``lock`` (reentrant: a control
+changed under it calls ``set`` again), so the picture is always that of the knobs.
 
 Rendering blits: the frame (axes, ticks, labels, fixed curves) is drawn once and kept as
 a background; a move redraws only the explorer's own artists on top of it, layer by layer
@@ -17,7 +28,12 @@ and :mod:`cmtoy.viz.learned_widgets`.
 from __future__ import annotations
 
 import functools
+import html
 import io
+import math
+import numbers
+import threading
+import weakref
 
 import ipywidgets
 import numpy as np
@@ -27,7 +43,15 @@ from PIL import Image
 
 from .plotting import figure_style
 
-__all__ = ["Explorer", "encode_png", "float_slider"]
+__all__ = ["Explorer", "Knob", "Grid", "Choice", "Count", "encode_png", "status_line"]
+
+STYLE = {"description_width": "90px"}
+CONTROLS_WIDTH = 300  # px: the column of controls beside the figure
+# the figure: never wider than its pixels, shrunk to the space beside the controls, and
+# never taller than a laptop window leaves under JupyterLab's bars
+FIGURE_MAX_HEIGHT = "calc(100vh - 140px)"
+FIGURE_MIN_WIDTH = 400  # px: in a narrower window the figure goes below the controls
+REST_SECONDS = 0.3  # how long the sliders rest before the warm-up computes (a drag needs the CPU)
 
 
 def encode_png(canvas):
@@ -42,71 +66,238 @@ def encode_png(canvas):
     return buffer.getvalue()
 
 
-class Explorer:
-    """Base class: knob values, a blitted Agg figure and the ipywidgets wiring.
+def _warm_up(explorer_ref, moved):
+    """Keep an explorer's caches ahead of its sliders (``Explorer.warm_up_work``), in the background.
 
-    Subclasses set ``defaults`` (knob -> value), ``controls`` (knob -> function building
-    its ipywidget from a value) and ``layers``, and define two methods:
+    explorer_ref: a weak reference (the thread ends with the explorer); moved: the Event
+    its set() sets. Once the sliders rest for REST_SECONDS the work is done in order; a
+    new move restarts it from the new knobs.
+    """
+    while True:
+        if not moved.wait(timeout=10.0):
+            if explorer_ref() is None:
+                return
+            continue
+        moved.clear()
+        while moved.wait(timeout=REST_SECONDS):  # still moving: wait for a rest
+            moved.clear()
+        explorer = explorer_ref()
+        if explorer is None:
+            return
+        with explorer.lock:
+            work = explorer.warm_up_work()
+        for call in work:
+            if moved.is_set():
+                break
+            call()
+        explorer = work = call = None  # no reference kept while waiting: the explorer may go
+
+
+def status_line(text_html, color="inherit"):
+    """HTML of a status line: compact lines (an HTML widget's default line height is a row's)."""
+    return f"<div style='line-height:1.35;color:{color}'>{text_html}</div>"
+
+
+class Knob:
+    """The values one knob may take and the control that sets it: one source for both.
+
+    ``check(name, value)`` returns the value as the explorer keeps it or raises ValueError
+    naming the knob, the value and what is allowed; ``make(value)`` builds the control.
+    """
+
+    def __init__(self, description, continuous=True):
+        self.description = description
+        self.continuous = continuous  # redraw while a slider is dragged, not only on release
+
+    def check(self, name, value):
+        raise NotImplementedError
+
+    def make(self, value):
+        raise NotImplementedError
+
+    def _common(self):
+        return dict(description=self.description, style=STYLE, layout={"width": "100%"})
+
+
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class Grid(Knob):
+    """A slider over low, low + step, ..., high (rounded to ``decimals``); values snap to that grid.
+
+    Only float noise is snapped (-1.4500000000000002 is -1.45): a value between grid
+    points is refused, so what code sets is what the slider shows. The control is a
+    slider over the grid's values, not a FloatSlider: a FloatSlider's browser side
+    recomputes low + k step in its own floats and, when that differs from the value it
+    was sent (-0.2 against -0.20000000000000018), sends its own back; arriving after a
+    cell's set(), that echo undid it. A selection slider sends an index.
+    """
+
+    def __init__(self, description, low, high, step, decimals=2, continuous=True):
+        super().__init__(description, continuous)
+        self.low, self.high, self.step, self.decimals = low, high, step, decimals
+        self.values = tuple(round(low + k * step, decimals) for k in range(round((high - low) / step) + 1))
+
+    def check(self, name, value):
+        if _is_real(value):
+            k = round((value - self.low) / self.step)
+            if 0 <= k < len(self.values) and abs(value - self.values[k]) <= 1e-9 * self.step:
+                return self.values[k]
+        raise ValueError(f"{name} must be a multiple of {self.step:g} in [{self.low:g}, {self.high:g}] "
+                         f"(the values of its slider), got {value!r}")
+
+    def make(self, value):
+        options = [(f"{v:.{self.decimals}f}", v) for v in self.values]
+        return ipywidgets.SelectionSlider(options=options, value=value, continuous_update=self.continuous,
+                                          **self._common())
+
+
+class Count(Knob):
+    """An integer in [low, high] in steps of ``step``: a slider, or a text box (``text=True``)."""
+
+    def __init__(self, description, low, high, step=1, text=False, continuous=True):
+        super().__init__(description, continuous)
+        self.low, self.high, self.step, self.text = low, high, step, text
+
+    def check(self, name, value):
+        if (isinstance(value, numbers.Integral) and not isinstance(value, bool)
+                and self.low <= value <= self.high and (value - self.low) % self.step == 0):
+            return int(value)
+        every = f" in steps of {self.step}" if self.step != 1 else ""
+        raise ValueError(f"{name} must be an integer in [{self.low}, {self.high}]{every}, got {value!r}")
+
+    def make(self, value):
+        if self.text:
+            return ipywidgets.BoundedIntText(value=value, min=self.low, max=self.high, **self._common())
+        return ipywidgets.IntSlider(value=value, min=self.low, max=self.high, step=self.step,
+                                    continuous_update=self.continuous, **self._common())
+
+
+class Choice(Knob):
+    """One of a fixed list of values: a slider over them (ordered numbers) or a dropdown.
+
+    label(value) -> the text the control shows (default ``format(value, "g")``). A float
+    within rounding of an option is that option.
+    """
+
+    def __init__(self, description, options, label=None, dropdown=False, continuous=True):
+        super().__init__(description, continuous)
+        self.options, self.dropdown = tuple(options), dropdown
+        self.label = label or (lambda value: value if isinstance(value, str) else format(value, "g"))
+
+    def check(self, name, value):
+        for option in self.options:
+            if isinstance(option, str):
+                if value == option:
+                    return option
+            elif _is_real(value) and abs(value - option) <= 1e-9 * abs(option):
+                return option
+        shown = ", ".join(repr(o) if isinstance(o, str) else self.label(o) for o in self.options)
+        raise ValueError(f"{name} must be one of {shown} (the values of its control), got {value!r}")
+
+    def make(self, value):
+        options = [(self.label(option), option) for option in self.options]
+        if self.dropdown:
+            return ipywidgets.Dropdown(options=options, value=value, **self._common())
+        return ipywidgets.SelectionSlider(options=options, value=value, continuous_update=self.continuous,
+                                          **self._common())
+
+
+class Explorer:
+    """Base class: knob values, a blitted Agg figure, the ipywidgets wiring and the lock.
+
+    Subclasses set ``defaults`` (knob -> value), ``knobs`` (knob -> :class:`Knob`) and
+    ``layers``, and define two methods:
 
     - ``draw()`` lays out the figure and fills ``artists`` (group name -> list of the
       artists that move; each group belongs to one layer). Everything else it draws is
       background, drawn once.
     - ``update(changed)`` moves the artists that depend on the knobs named in
-      ``changed`` and returns the names of the groups it moved. It raises ValueError,
-      before moving anything, for a combination of knobs the model rejects.
+      ``changed`` and returns the names of the groups it moved. It raises ValueError
+      for a combination of knobs the model rejects.
+
+    A subclass may extend ``check(values)`` with conditions between knobs.
     """
 
     defaults: dict = {}
-    controls: dict = {}
+    knobs: dict = {}
     layers: tuple = ()  # artist group names, bottom layer first (see render)
     figure_size = (7.0, 5.0)  # inches, the seed page's size
     dpi = 100
 
     def __init__(self, **values):
-        self.values = dict(self.defaults)  # check() may read the current values
-        self.values = self.check({**self.defaults, **values})
+        self.lock = threading.RLock()  # one at a time: knobs, artists, canvas, widgets
+        self._values = dict(self.defaults)  # check() may read the current values
+        self._values = self.check({**self.defaults, **values})
         self.figure = Figure(figsize=self.figure_size, dpi=self.dpi)
         FigureCanvasAgg(self.figure)
         self.artists = {}  # name -> artists the explorer moves; all else is background
         self.message = ""  # why the last set() was refused, for the status line
         self._widgets = {}  # knob -> its ipywidget, once widget() was called
         self._image = self._status = None
+        self._moved = None  # set by set(): wakes the warm-up thread, once a widget is shown
         self._frame, self._under = None, []  # frame key; canvas caches under each layer
         with figure_style():
             self.draw()
         self.render()
 
+    @property
+    def values(self):
+        """A copy of the knob values (knob -> value): what the figure and the controls show."""
+        with self.lock:
+            return dict(self._values)
+
     def check(self, values):
-        """Validate knob values, returning them cleaned. Subclasses extend this."""
+        """Validate knob values with their knobs' rules, returning them cleaned (snapped)."""
         unknown = sorted(set(values) - set(self.defaults))
         if unknown:
             raise ValueError(f"unknown knob(s) {unknown}; this explorer has {sorted(self.defaults)}")
-        return dict(values)
+        return {name: self.knobs[name].check(name, value) for name, value in values.items()}
 
     def set(self, **values):
         """Change knobs, move what they affect and re-render ``png``. Returns the changed names.
 
-        A combination the model rejects (all weights zero, say) raises ValueError inside
-        ``update``; then the knobs keep their old values, the figure stays as it was and
-        ``message`` says why (the widget shows it under the figure).
+        Atomic: if anything fails, the knobs, the controls and the figure keep their
+        previous state and ``message`` (the status line beside the figure) says why. A
+        value no control can show raises ValueError; a combination the model rejects
+        (all weights zero, say) returns an empty set; any other error is raised.
         """
-        cleaned = self.check(values)
-        changed = {name for name, value in cleaned.items() if self.values[name] != value}
-        if not changed:
-            return changed
-        previous = dict(self.values)
-        self.values.update(cleaned)
-        try:
-            with figure_style():
-                moved = self.update(changed)
-        except ValueError as error:
-            self.values, self.message = previous, str(error)
-            changed = set()
-        else:
+        with self.lock:
+            try:
+                cleaned = self.check(values)
+            except ValueError as error:
+                self._refuse(error)
+                raise
+            changed = {name for name, value in cleaned.items() if self._values[name] != value}
+            if not changed:
+                return changed
+            previous, rendering = dict(self._values), False
+            self._values.update(cleaned)
+            try:
+                with figure_style():
+                    moved = self.update(changed)
+                rendering = True
+                self.render(moved)
+            except Exception as error:
+                self._values = previous
+                with figure_style():
+                    self.update(changed)  # put back what had moved (it drew these values before)
+                if rendering:
+                    self._frame = None  # the canvas may be half drawn: the next render starts afresh
+                self._refuse(error)
+                if not isinstance(error, ValueError):
+                    raise
+                return set()
             self.message = ""
-            self.render(moved)
+            self._sync_widgets()
+            if self._moved is not None:
+                self._moved.set()  # the warm-up starts again from these knobs
+            return changed
+
+    def _refuse(self, error):
+        self.message = str(error)
         self._sync_widgets()
-        return changed
 
     def draw(self):
         raise NotImplementedError
@@ -121,66 +312,95 @@ class Explorer:
         of an axis with tick marks changed. Over it the artist groups are drawn layer by
         layer (``layers``, bottom first), and the canvas is cached under each layer, so a
         move restores the cache under the lowest layer holding a ``moved`` group and
-        redraws from there up (all layers when ``moved`` is None).
+        redraws from there up (all layers when ``moved`` is None). The image control gets
+        the finished PNG only.
         """
-        canvas = self.figure.canvas
-        frame = [
-            (ax.get_xlim() if len(ax.get_xticks()) else None, ax.get_ylim() if len(ax.get_yticks()) else None)
-            for ax in self.figure.axes
-        ]
-        if frame != self._frame:
-            for artist in (a for artists in self.artists.values() for a in artists):
-                artist.set_animated(True)  # left out of the full draw, drawn by layers below
-            canvas.draw()
-            self._frame, self._under = frame, [canvas.copy_from_bbox(self.figure.bbox)]
-        first = next(
-            (i for i, layer in enumerate(self.layers) if moved is None or set(layer) & set(moved)), len(self.layers)
-        )
-        first = min(first, len(self._under) - 1)
-        canvas.restore_region(self._under[first])
-        del self._under[first + 1:]
-        for i, layer in enumerate(self.layers[first:], start=first):
-            artists = [artist for name in layer for artist in self.artists[name]]
-            for artist in sorted(artists, key=lambda a: a.get_zorder()):
-                artist.axes.draw_artist(artist)
-            if i + 1 < len(self.layers):
-                self._under.append(canvas.copy_from_bbox(self.figure.bbox))
-        self.png = encode_png(canvas)
-        if self._image is not None:
-            self._image.value = self.png
+        with self.lock:
+            canvas = self.figure.canvas
+            frame = [
+                (ax.get_xlim() if len(ax.get_xticks()) else None, ax.get_ylim() if len(ax.get_yticks()) else None)
+                for ax in self.figure.axes
+            ]
+            if frame != self._frame:
+                for artist in (a for artists in self.artists.values() for a in artists):
+                    artist.set_animated(True)  # left out of the full draw, drawn by layers below
+                canvas.draw()
+                self._frame, self._under, moved = frame, [canvas.copy_from_bbox(self.figure.bbox)], None
+            first = next(
+                (i for i, layer in enumerate(self.layers) if moved is None or set(layer) & set(moved)), len(self.layers)
+            )
+            first = min(first, len(self._under) - 1)
+            canvas.restore_region(self._under[first])
+            del self._under[first + 1:]
+            for i, layer in enumerate(self.layers[first:], start=first):
+                artists = [artist for name in layer for artist in self.artists[name]]
+                for artist in sorted(artists, key=lambda a: a.get_zorder()):
+                    artist.axes.draw_artist(artist)
+                if i + 1 < len(self.layers):
+                    self._under.append(canvas.copy_from_bbox(self.figure.bbox))
+            self.png = encode_png(canvas)
+            if self._image is not None:
+                self._image.value = self.png
 
-    def widget(self):
-        """The controls beside the figure (an ipywidgets.Image) and a status line."""
-        width = f"{round(self.figure_size[0] * self.dpi)}px"  # one image pixel per screen pixel
-        self._image = ipywidgets.Image(value=self.png, format="png", layout={"width": width, "max_width": "100%"})
-        self._status = ipywidgets.HTML()
-        for name, make in self.controls.items():
-            self._widgets[name] = make(self.values[name])
-            self._widgets[name].observe(functools.partial(self._on_change, name), names="value")
-        controls = ipywidgets.VBox(list(self._widgets.values()), layout={"min_width": "320px"})
-        # the figure goes beside the controls, or below them in a narrow window
-        return ipywidgets.HBox([controls, ipywidgets.VBox([self._image, self._status])],
-                               layout={"flex_flow": "row wrap"})
+    def widget(self, extra=()):
+        """The controls, the status line and ``extra`` widgets in a column beside the figure.
+
+        The figure is an ipywidgets.Image that takes the width left beside the controls
+        and at most the height of the window, never more than its own pixels, so a
+        slider and the picture are seen at once from 1366x768 with the file browser
+        open; in a window too narrow for both, the figure goes below the controls.
+        """
+        with self.lock:
+            width, height = (round(size * self.dpi) for size in self.figure_size)
+            self._image = ipywidgets.Image(value=self.png, format="png", layout={
+                "width": "auto", "height": "auto", "max_width": f"min(100%, {width}px)",
+                "max_height": FIGURE_MAX_HEIGHT, "object_fit": "contain", "object_position": "left top",
+                "flex": f"1 1 {FIGURE_MIN_WIDTH}px", "min_width": "0"})  # min_width: else it never shrinks
+            self._status = ipywidgets.HTML(layout={"width": "100%"})
+            self._widgets = {}
+            for name, knob in self.knobs.items():
+                self._widgets[name] = knob.make(self._values[name])
+                self._widgets[name].observe(functools.partial(self._on_change, name), names="value")
+            controls = ipywidgets.VBox([*self._widgets.values(), *extra, self._status],
+                                       layout={"width": f"{CONTROLS_WIDTH}px", "flex": f"0 0 {CONTROLS_WIDTH}px"})
+            box = ipywidgets.HBox([controls, self._image],
+                                  layout={"align_items": "flex-start", "width": "100%", "flex_flow": "row wrap"})
+            box.add_class("cmtoy-explorer")
+            self._sync_widgets()
+            if self._moved is None and type(self).warm_up_work is not Explorer.warm_up_work:
+                self._moved = threading.Event()
+                threading.Thread(target=_warm_up, args=(weakref.ref(self), self._moved), daemon=True,
+                                 name=f"cmtoy {type(self).__name__} warm-up").start()
+                self._moved.set()
+            return box
+
+    def warm_up_work(self):
+        """What to compute ahead of the sliders, nearest first: a list of calls that fill caches.
+
+        Called under the lock; the calls run outside it, in a background thread, once a
+        widget is shown and whenever the sliders rest. They must only fill caches whose
+        entries do not depend on who computes them (a slider's own draw may compute the
+        same entry meanwhile). The base class has none.
+        """
+        return []
 
     def _on_change(self, name, change):
-        try:
-            self.set(**{name: change["new"]})
-        except ValueError as error:  # a value this knob never takes: say so, keep the old one
-            self.message = str(error)
-            self._sync_widgets()
+        """A control moved (in the browser, or under ``_sync_widgets``): set its knob."""
+        with self.lock:
+            try:
+                self.set(**{name: change["new"]})
+            except ValueError:
+                pass  # set() put the control back and the status line says why
+
+    def status_html(self):
+        """The status line beside the figure: why the last change was refused, if it was."""
+        return status_line(html.escape(self.message), color="#b00000") if self.message else ""
 
     def _sync_widgets(self):
-        """Show knob values set from code on the controls, and the refusal message if any."""
-        for name, control in self._widgets.items():
-            if control.value != self.values[name]:
-                control.value = self.values[name]  # its observer finds nothing changed
-        if self._status is not None:
-            self._status.value = f"<span style='color:#b00000'>{self.message}</span>" if self.message else ""
-
-
-def float_slider(description, low, high, step, readout_format=".2f"):
-    """A factory for a FloatSlider that redraws while it is dragged."""
-    return lambda value: ipywidgets.FloatSlider(
-        value=value, min=low, max=high, step=step, description=description, readout_format=readout_format,
-        continuous_update=True, style={"description_width": "90px"},
-    )
+        """Show the knob values on the controls (their observers find nothing changed) and the status."""
+        with self.lock:
+            for name, control in self._widgets.items():
+                if control.value != self._values[name]:
+                    control.value = self._values[name]
+            if self._status is not None:
+                self._status.value = self.status_html()

@@ -5,10 +5,14 @@ f_theta against the exact f* and the exact W1 at every evaluation of the run.
 :class:`SamplingExplorer` (notebook 04) draws multistep samples (Song et al. 2023,
 Alg. 1) of a model and scores them with the exact W1. Both are
 :class:`cmtoy.viz.explorer.Explorer` objects: ``set(...)`` from code, ``widget()`` in a
-notebook. Drawing never trains: only ``TrainingExplorer.train()`` (the Train button) does.
+notebook. Drawing never trains: only ``TrainingExplorer.train()`` (the Train button) and
+:func:`classroom_model` (the model notebook 04 samples from) do.
 """
 
 from __future__ import annotations
+
+import functools
+import html
 
 import ipywidgets
 import numpy as np
@@ -19,35 +23,40 @@ from ..metrics import wasserstein1
 from ..sampling import sample
 from ..targets import SEED_MIXTURE
 from ..training import TrainConfig, train
-from .explorer import Explorer, float_slider
+from .explorer import Choice, Count, Explorer, Grid, status_line
 from .plotting import ARROW, CURVE_TIMES, LINE, time_colors
 
-__all__ = ["TrainingExplorer", "SamplingExplorer", "sampling_times"]
+__all__ = ["TrainingExplorer", "SamplingExplorer", "sampling_times", "classroom_model", "CLASSROOM_TRAINING"]
+
+DEFAULT_STEPS = 5000  # a distillation run that ends visibly close to f* (tests/test_explorer_training.py)
+
 
 class TrainingExplorer(Explorer):
     """Train a consistency model on the seed mixture and watch it approach the exact one.
 
-    Knobs: ``method`` ("ct", "cd", "ict"), ``steps``, ``lr`` (peak learning rate),
-    ``batch``, ``n_max`` (the number N of discretisation steps the curriculum ends at;
-    short runs learn more with a small one) and ``seed``: the settings of
-    ``cmtoy.TrainConfig`` a student varies first (every other field keeps the method's
-    default). Nothing is drawn until ``train()``;
+    Knobs: ``method`` ("ct", "cd", "ict"), ``steps``, ``lr`` (peak learning rate, up to
+    values where training diverges), ``batch``, ``n_max`` (the number N of discretisation
+    steps the curriculum ends at; short runs learn more with a small one) and ``seed``:
+    the settings of ``cmtoy.TrainConfig`` a student varies first (every other field keeps
+    the method's default). The defaults are a distillation run short enough to watch that
+    ends visibly close to f* (README, "Training"). Nothing is drawn until ``train()``;
     it evaluates ten times per run and after each evaluation redraws f_theta(t, .)
     (dashed) over f*(t, .) (solid) at four times, and the exact W1 of 1- and 2-step
-    samples and the mean |f_theta - f*| against the training step.
+    samples and the mean |f_theta - f*| against the training step. The status line
+    beside the figure gives the last run's W1, or why it diverged.
     """
 
-    defaults = dict(method="ct", steps=2000, lr=3e-3, batch=256, n_max=80, seed=0)
-    controls = {
-        "method": lambda value: ipywidgets.Dropdown(options=["ct", "cd", "ict"], value=value, description="method"),
-        "steps": lambda value: ipywidgets.IntSlider(value=value, min=100, max=40_000, step=100, description="steps",
-                                                    continuous_update=False),
-        "lr": lambda value: ipywidgets.FloatLogSlider(value=value, base=10, min=-4, max=-2, step=0.1,
-                                                      description="learning rate", readout_format=".1e",
-                                                      style={"description_width": "90px"}),
-        "batch": lambda value: ipywidgets.IntSlider(value=value, min=32, max=1024, step=32, description="batch"),
-        "n_max": lambda value: ipywidgets.IntSlider(value=value, min=10, max=1280, step=10, description="final N"),
-        "seed": lambda value: ipywidgets.BoundedIntText(value=value, min=0, max=2**31 - 1, description="seed"),
+    defaults = dict(method="cd", steps=DEFAULT_STEPS, lr=5e-3, batch=256, n_max=80, seed=0)
+    knobs = {
+        "method": Choice("method", ["ct", "cd", "ict"], dropdown=True),
+        "steps": Choice("steps", [100, 200, 500, 1000, 2000, 3000, 5000, 10_000, 20_000, 40_000],
+                        label="{:,}".format),
+        # from where nothing happens to where Adam's steps overshoot and the run diverges
+        "lr": Choice("learning rate", [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2,
+                                       0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0]),
+        "batch": Choice("batch", [32, 64, 128, 256, 512, 1024]),
+        "n_max": Choice("final N", [10, 20, 40, 80, 160, 320, 640, 1280, 2560, 5120]),
+        "seed": Count("seed", 0, 2**31 - 1, text=True),
     }
     figure_size = (10.0, 4.2)
     layers = (("curves",),)
@@ -89,64 +98,93 @@ class TrainingExplorer(Explorer):
         learned = [left.plot([], [], color=c, linestyle="--", linewidth=1.5, label=label)[0]
                    for c, label in zip(colors, labels)]
         left.legend(fontsize=9, loc="upper left", frameon=False)
-        right.set(yscale="log", ylim=(3e-3, 3.0), xlabel="training step", title="exact errors")
+        right.set(yscale="log", ylim=(3e-3, 3.0), xlim=(0, self.values["steps"]), xlabel="training step")
         right.grid(which="major")
         metrics = [right.plot([], [], "o-", color=color, markersize=3, label=label)[0]
                    for color, label in ((LINE, "1-step $W_1$"), (ARROW, "2-step $W_1$"),
                                         ("black", r"mean $|f_\theta - f^*|$"))]
         right.legend(fontsize=9, loc="lower left", frameon=False)
-        self.artists["curves"] = learned + metrics
-        self.update(set(self.defaults))
+        self.artists["curves"] = learned + metrics + [right.set_title("exact errors (press Train)")]
+        self.summary = ""  # the last run in words, for the status line
+        self._run_values = None  # the knobs of the last run
 
     def update(self, changed):
-        if "steps" in changed:
-            self.metric_axes.set_xlim(0, self.values["steps"])
-        return set()
+        return set()  # the figure shows the last run: knobs act when Train is pressed
 
     def train(self, progress=None):
         """Train with the current knobs, redrawing after each evaluation; returns (model, history).
 
         progress: an optional ipywidgets.IntProgress to advance (the widget passes its own).
+        A run that diverges raises FloatingPointError; the status line then says why.
         """
-        config = self.config
+        with self.lock:
+            config, values = self.config, self.values
+            self.metric_axes.set_xlim(0, config.steps)
+            for line in self.artists["curves"][:-1]:
+                line.set_data([], [])
+            self.artists["curves"][-1].set_text("exact errors (training)")
+            self.message, self.summary, self._run_values = "", "", values
+            self.render()
         if progress is not None:
             progress.max, progress.value = config.steps, 0
         x = np.linspace(*self.x_lim, 301)
-        learned, metrics = self.artists["curves"][:4], self.artists["curves"][4:]
+        learned, metrics = self.artists["curves"][:4], self.artists["curves"][4:7]
 
         def redraw(step, model, history):
-            for line, t in zip(learned, CURVE_TIMES):
-                line.set_data(x, model(np.full_like(x, t), x))
-            steps = [e["step"] for e in history["evals"]]
-            for line, key in zip(metrics, ("w1_1step", "w1_2step", "flow_map_error")):
-                line.set_data(steps, [e[key] for e in history["evals"]])
-            if progress is not None:
-                progress.value = step
-            self.render({"curves"})
+            with self.lock:  # a slider of another thread may render meanwhile
+                for line, t in zip(learned, CURVE_TIMES):
+                    line.set_data(x, model(np.full_like(x, t), x))
+                steps = [e["step"] for e in history["evals"]]
+                for line, key in zip(metrics, ("w1_1step", "w1_2step", "flow_map_error")):
+                    line.set_data(steps, [e[key] for e in history["evals"]])
+                last = history["evals"][-1]
+                self.artists["curves"][-1].set_text(
+                    f"exact errors: 1-step $W_1$ = {last['w1_1step']:.3f} at step {step:,}")
+                if progress is not None:
+                    progress.value = step
+                self.render({"curves"})
 
-        self.model, self.history = train(self.interp, config, callback=redraw)
+        try:
+            self.model, self.history = train(self.interp, config, callback=redraw)
+        except FloatingPointError as error:  # a diverging run: say why beside the figure
+            with self.lock:
+                self.message = f"{values['method']} with learning rate {values['lr']:g} diverged: {error}"
+                self._sync_widgets()
+            raise
+        last = self.history["evals"][-1]
+        with self.lock:
+            self.summary = (f"{values['method']}, {self.history['steps_done']:,} steps in "
+                            f"{self.history['seconds']:.1f} s: 1-step W1 = {last['w1_1step']:.3f}, "
+                            f"2-step W1 = {last['w1_2step']:.3f}")
+            self._sync_widgets()
         return self.model, self.history
 
+    def status_html(self):
+        """The refusal or divergence message, else the last run's W1 (and whether the knobs moved since)."""
+        if self.message or not self.summary:
+            return super().status_html()
+        stale = " <i>(settings changed: press Train)</i>" if self._run_values != self._values else ""
+        return status_line(f"<b>{html.escape(self.summary)}</b>{stale}")
+
     def widget(self):
-        box = super().widget()
-        button = ipywidgets.Button(description="Train", button_style="primary")
-        progress = ipywidgets.IntProgress(value=0, min=0, max=self.values["steps"], description="progress")
+        """The controls, the Train button, a progress bar and the status line beside the figure."""
+        button = ipywidgets.Button(description="Train", button_style="primary", layout={"width": "100%"})
+        progress = ipywidgets.IntProgress(value=0, min=0, max=self.values["steps"], layout={"width": "100%"})
+        box = super().widget(extra=(button, progress))
 
         def on_click(_):
-            button.disabled = True
+            controls = [*self._widgets.values(), button]
+            for control in controls:  # the knobs of a run stay those it was started with
+                control.disabled = True
             try:
                 self.train(progress)
-                last = self.history["evals"][-1]
-                self._status.value = (f"{self.history['steps_done']} steps in {self.history['seconds']:.1f} s: "
-                                      f"1-step W1 = {last['w1_1step']:.3f}, 2-step W1 = {last['w1_2step']:.3f}")
-            except FloatingPointError as error:  # a diverging run: say why, in the widget
-                self._status.value = f"<span style='color:#b00000'>{error}</span>"
+            except FloatingPointError:
+                pass  # train() put the reason in the status line
             finally:
-                button.disabled = False
+                for control in controls:
+                    control.disabled = False
 
         button.on_click(on_click)
-        controls = box.children[0]
-        controls.children = (*controls.children, button, progress)
         return box
 
 
@@ -163,6 +201,43 @@ def sampling_times(n_steps, t_mid):
     return (1.0, *(t_mid * (n_steps - 1 - i) / (n_steps - 1) for i in range(n_steps - 1)))
 
 
+# The model notebook 04 samples from (cmtoy.TrainConfig fields): a short consistency-training
+# run, whose one step smears the jump of f*(1, .) between the modes and whose re-noising
+# steps visibly repair it (README, "Few-step sampling"); deterministic, as every seeded run.
+CLASSROOM_TRAINING = dict(method="ct", steps=6000, seed=0)
+
+
+@functools.lru_cache(maxsize=1)
+def classroom_model():
+    """The model of :data:`CLASSROOM_TRAINING`, trained once per process (seconds; no progress bar)."""
+    model, _ = train(Interpolant(SEED_MIXTURE, "linear"), TrainConfig(**CLASSROOM_TRAINING, progress=False))
+    return model
+
+
+class FirstStepMemo:
+    """A model that remembers its one-step map f(1, x_1) of the last few noise draws.
+
+    ``cmtoy.sample`` calls ``model(1, x_1)`` first, and every setting of the sampling
+    explorer with one seed draws the same x_1: the first network evaluation is shared.
+    Only that call has t = 1 (later sampling times are < 1).
+    """
+
+    def __init__(self, model, size=8):
+        self.model, self.schedule, self.size = model, model.schedule, size
+        self._first = {}  # x_1 as bytes -> f(1, x_1)
+
+    def __call__(self, t, x):
+        t = np.asarray(t)
+        if not (t.size and t.flat[0] == 1.0):
+            return self.model(t, x)
+        key = np.asarray(x).tobytes()
+        if key not in self._first:
+            if len(self._first) >= self.size:
+                self._first.clear()
+            self._first[key] = self.model(t, x)
+        return self._first[key]
+
+
 class SamplingExplorer(Explorer):
     """Few-step samples of a model against the target density, with the exact W1.
 
@@ -170,15 +245,19 @@ class SamplingExplorer(Explorer):
     later ones are evenly spaced below it, see :func:`sampling_times`), ``n_samples`` and
     ``seed``. The histogram (orange) is the model's; the grey curve the target p(x_0).
     The title compares its W1 with that of the exact f* at the same times (the floor).
+    Samples are drawn once per setting (``samples_for``), the first step once per noise
+    draw (:class:`FirstStepMemo`), and once the widget is shown the warm-up
+    (:meth:`Explorer.warm_up_work`) draws the settings one notch away while the sliders
+    rest, so that most moves cost only the drawing.
     """
 
-    defaults = dict(n_steps=1, t_mid=0.5, n_samples=20_000, seed=0)
-    controls = {
-        "n_steps": lambda value: ipywidgets.IntSlider(value=value, min=1, max=8, description="steps"),
-        "t_mid": float_slider("first time", 0.05, 0.95, 0.05),
-        "n_samples": lambda value: ipywidgets.IntSlider(value=value, min=1000, max=100_000, step=1000,
-                                                        description="samples", continuous_update=False),
-        "seed": lambda value: ipywidgets.BoundedIntText(value=value, min=0, max=2**31 - 1, description="seed"),
+    defaults = dict(n_steps=1, t_mid=0.5, n_samples=10_000, seed=0)
+    knobs = {
+        "n_steps": Count("steps", 1, 8),
+        "t_mid": Grid("first time", 0.05, 0.95, 0.05),
+        "n_samples": Choice("samples", [1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000], label="{:,}".format,
+                            continuous=False),
+        "seed": Count("seed", 0, 2**31 - 1, text=True),
     }
     figure_size = (7.0, 4.0)
     layers = (("samples",),)
@@ -187,17 +266,9 @@ class SamplingExplorer(Explorer):
     def __init__(self, model, interp=None, **values):
         self.model = model
         self.interp = Interpolant(SEED_MIXTURE, model.schedule) if interp is None else interp
+        self._model_memo, self._exact_memo = FirstStepMemo(model), FirstStepMemo(ExactModel(self.interp))
+        self._drawn = {}  # (model or f*, times, seed, n_samples) -> (histogram heights, W1)
         super().__init__(**values)
-
-    def check(self, values):
-        values = super().check(values)
-        for name, low in (("n_steps", 1), ("n_samples", 1), ("seed", 0)):
-            value = values.get(name, low)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-        if "t_mid" in values and not 0.0 < values["t_mid"] < 1.0:
-            raise ValueError(f"t_mid must lie in (0, 1), got {values['t_mid']!r}")
-        return values
 
     def draw(self):
         ax = self.axes = self.figure.subplots(gridspec_kw=dict(left=0.1, right=0.97, bottom=0.15, top=0.9))
@@ -212,20 +283,52 @@ class SamplingExplorer(Explorer):
 
     @property
     def times(self):
-        return sampling_times(self.values["n_steps"], self.values["t_mid"])
+        return sampling_times(self._values["n_steps"], self._values["t_mid"])
 
-    def draw_samples(self, model):
-        """Samples of ``model`` at the current knobs (the seed fixes the noise). returns [n_samples]"""
-        return sample(model, np.random.default_rng(self.values["seed"]), self.values["n_samples"], times=self.times)
+    def samples_for(self, exact=False, times=None, seed=None, n_samples=None):
+        """(histogram heights [220], exact W1) of the model's (or f*'s) samples, cached per setting.
+
+        times, seed, n_samples: default the current knobs'. Safe to call from another
+        thread (the warm-up): a setting computed twice gives the same numbers.
+        """
+        times = self.times if times is None else times
+        seed = self._values["seed"] if seed is None else seed
+        n_samples = self._values["n_samples"] if n_samples is None else n_samples
+        key = (exact, times, seed, n_samples)
+        if key not in self._drawn:
+            if len(self._drawn) >= 512:  # a long session: start the cache afresh
+                self._drawn.clear()
+            model = self._exact_memo if exact else self._model_memo
+            samples = sample(model, np.random.default_rng(seed), n_samples, times=times)
+            self._drawn[key] = (np.histogram(samples, self.bins, density=True)[0],
+                                wasserstein1(samples, self.interp.target))
+        return self._drawn[key]
+
+    def next_settings(self):
+        """The settings a student tries next from the current knobs, nearest first.
+
+        returns [(times, seed, n_samples)]: one slider notch away (steps, first time), then
+        every step count at this first time and every first time at this step count.
+        """
+        v, knobs = self._values, self.knobs
+        t_mids = [knobs["t_mid"].check("t_mid", 0.05 * k) for k in range(1, 20)]
+        i = t_mids.index(v["t_mid"])
+        near = [(n, t, v["n_samples"]) for n, t in ((v["n_steps"] + 1, v["t_mid"]), (v["n_steps"] - 1, v["t_mid"]))]
+        near += [(v["n_steps"], t_mids[k], v["n_samples"]) for k in (i - 1, i + 1) if 0 <= k < len(t_mids)]
+        rest = [(n, v["t_mid"], v["n_samples"]) for n in range(1, 9)] + [(v["n_steps"], t, v["n_samples"]) for t in t_mids]
+        return [(sampling_times(n, t), v["seed"], size) for n, t, size in near + rest if 1 <= n <= 8]
+
+    def warm_up_work(self):
+        return [functools.partial(self.samples_for, exact, *setting)
+                for setting in self.next_settings() for exact in (False, True)]
 
     def update(self, changed):
-        if changed == {"t_mid"} and self.values["n_steps"] == 1:
+        if changed == {"t_mid"} and self._values["n_steps"] == 1:
             return set()  # one step never re-noises
-        samples = self.draw_samples(self.model)
-        self.w1 = wasserstein1(samples, self.interp.target)
-        self.w1_exact = wasserstein1(self.draw_samples(ExactModel(self.interp)), self.interp.target)
+        heights, self.w1 = self.samples_for()
+        self.w1_exact = self.samples_for(exact=True)[1]
         stairs, title = self.artists["samples"]
-        stairs.set_data(np.histogram(samples, self.bins, density=True)[0])
+        stairs.set_data(heights)
         times = ", ".join(f"{t:.2f}" for t in self.times)
         title.set_text(f"times ({times}):  $W_1$ = {self.w1:.3f}  (exact $f^*$: {self.w1_exact:.3f})")
         return {"samples"}

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import functools
 
-import ipywidgets
 import numpy as np
 
 from ..interpolant import Interpolant
 from ..metrics import induction_error
 from ..targets import SEED_MIXTURE, GaussianMixture
-from .explorer import Explorer, float_slider
+from .explorer import Choice, Count, Explorer, Grid
 from .plotting import (
     ARROW, BACKGROUND, LINE, make_flow_axes, noise_quantiles, plot_density, plot_marginal,
     plot_paths, plot_points, plot_schedule, update_density, update_marginal, update_paths,
@@ -66,34 +65,18 @@ class ProbabilityFlowExplorer(Explorer):
         mean_3=0.5, std_3=0.3, weight_3=0.0,
         schedule="linear", n_trajectories=16, t=0.5,
     )
-    controls = {
-        **{f"{knob}_{k}": float_slider(f"{knob} {k}", *limits)
+    knobs = {
+        **{f"{knob}_{k}": Grid(f"{knob} {k}", *limits)
            for k in (1, 2, 3)
            for knob, limits in (("mean", (-2.5, 2.5, 0.05)), ("std", (0.05, 1.0, 0.01)), ("weight", (0.0, 1.0, 0.05)))},
-        "schedule": lambda value: ipywidgets.Dropdown(options=["linear", "cosine"], value=value, description="schedule"),
-        "n_trajectories": lambda value: ipywidgets.IntSlider(value=value, min=1, max=64, description="trajectories"),
-        "t": float_slider("t (slice)", 0.0, 1.0, 0.01),
+        "schedule": Choice("schedule", ["linear", "cosine"], dropdown=True),
+        "n_trajectories": Count("trajectories", 1, 64),
+        "t": Grid("t (slice)", 0.0, 1.0, 0.01),
     }
     # bottom first: a move redraws from the lowest layer it touches (the t slider: only the slice)
     layers = (("density",), ("schedule", "x_0"), ("paths",), ("slice",))
     x_lim = (-3.0, 3.0)
     slice_width = 0.15  # the widest point of the drawn slice p_t(x), in units of t
-
-    def check(self, values):
-        values = super().check(values)
-        for name, value in values.items():
-            if name == "schedule":
-                if value not in ("linear", "cosine"):
-                    raise ValueError(f"schedule must be 'linear' or 'cosine', got {value!r}")
-            elif name == "n_trajectories":
-                if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                    raise ValueError(f"n_trajectories must be an integer >= 1, got {value!r}")
-                values[name] = int(value)
-            else:
-                values[name] = float(value)
-                if name == "t" and not 0.0 <= values[name] <= 1.0:
-                    raise ValueError(f"t must lie in [0, 1], got {value!r}")
-        return values
 
     @property
     def interpolant(self):
@@ -172,23 +155,15 @@ class InductiveStepExplorer(Explorer):
     """
 
     defaults = dict(t=0.5, dt=0.2, x_0=2.0, x_1=-0.2)
-    controls = {
-        "t": float_slider("t", 0.05, 0.95, 0.05),
-        "dt": lambda value: ipywidgets.FloatLogSlider(
-            value=value, base=10, min=-3, max=np.log10(0.5), step=0.05, description="Δt",
-            readout_format=".3f", continuous_update=True, style={"description_width": "90px"}),
-        "x_0": float_slider("x_0", -2.5, 2.5, 0.05),
-        "x_1": float_slider("x_1", -3.0, 3.0, 0.05),
+    knobs = {
+        "t": Grid("t", 0.05, 0.95, 0.05),
+        # nice values from 1e-3 to 0.5: each reads back exactly as set
+        "dt": Choice("Δt", [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5]),
+        "x_0": Grid("x_0", -2.5, 2.5, 0.05),
+        "x_1": Grid("x_1", -3.0, 3.0, 0.05),
     }
     figure_size = (10.0, 5.0)
     layers = (("curves",), ("pair",))  # the reference curves move only with t
-
-    def check(self, values):
-        values = {name: float(value) for name, value in super().check(values).items()}
-        for name, value in values.items():
-            if name in ("t", "dt") and not 0.0 < value < 1.0:
-                raise ValueError(f"{name} must lie in (0, 1), got {value!r}")
-        return values
 
     def draw(self):
         self.interp = interp = Interpolant(SEED_MIXTURE, "linear")
@@ -252,6 +227,12 @@ class InductiveStepExplorer(Explorer):
         gap_curve.set_data(dts, self.landing_gap(dts))
         gap_dot.set_data([dt], [abs(landings[1] - landings[0])])
         return moved
+
+    def warm_up_work(self):
+        """The reference curves of the times one notch away from t, then of every t (costly, cached)."""
+        grid = [self.knobs["t"].check("t", 0.05 * k) for k in range(1, 20)]
+        nearest = sorted(grid, key=lambda t: abs(t - self._values["t"]))
+        return [functools.partial(induction_curve, self.interp, t) for t in nearest]
 
     def on_line(self, s):
         """x_s = alpha_s x_0 + sigma_s x_1 on the current pair's line. s: [m] -> [m]"""
