@@ -45,8 +45,6 @@ def test_a_diverging_run_is_said_in_the_status_line_not_a_traceback(monkeypatch)
     assert "diverged" in trainer.status_html()
 
 
-@pytest.mark.xfail(reason="needs the stricter divergence detection of training.py (a parallel branch): "
-                          "today lr = 10 ends with a finite but useless model", strict=False)
 def test_the_largest_learning_rate_of_the_slider_diverges():
     trainer = TrainingExplorer(lr=max(TrainingExplorer.knobs["lr"].options), steps=500)
     with pytest.raises(FloatingPointError):
