@@ -48,8 +48,8 @@ MOVES = [
     ("02 t", InductiveStepExplorer, "t", lambda n: np.resize(grid(0.05, 0.05, 15), n)),
     ("02 dt", InductiveStepExplorer, "dt", lambda n: np.resize([0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2], n)),
     ("02 x_1", InductiveStepExplorer, "x_1", lambda n: grid(-2.5, 0.05, n)),
-    ("04 steps", lambda: SamplingExplorer(classroom_model()), "n_steps", lambda n: np.resize(np.r_[2:9, 7:0:-1], n)),
-    ("04 first time", lambda: SamplingExplorer(classroom_model(), n_steps=2), "t_mid", lambda n: grid(0.05, 0.05, 19)[:n]),
+    ("04 steps", lambda: SamplingExplorer(classroom_model()), "n_evals", lambda n: np.resize(np.r_[2:9, 7:0:-1], n)),
+    ("04 first time", lambda: SamplingExplorer(classroom_model(), n_evals=2), "t_mid", lambda n: grid(0.05, 0.05, 19)[:n]),
 ]
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import cmtoy
-from cmtoy.viz.explorer import Choice, Count, Grid
+from cmtoy.viz.knobs import Choice, Count, Grid
 from cmtoy.viz.learned_widgets import SamplingExplorer, TrainingExplorer
 from cmtoy.viz.widgets import InductiveStepExplorer, ProbabilityFlowExplorer
 

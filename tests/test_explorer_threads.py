@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import cmtoy
-from cmtoy.viz.explorer import Choice, Grid
+from cmtoy.viz.knobs import Choice, Grid
 from cmtoy.viz.learned_widgets import SamplingExplorer, TrainingExplorer
 from cmtoy.viz.widgets import InductiveStepExplorer, ProbabilityFlowExplorer
 
@@ -87,7 +87,7 @@ def test_sampling_under_two_threads():
     exact = cmtoy.ExactModel(interp)
     sampler = SamplingExplorer(exact, interp, n_samples=1000)
     sampler.widget()
-    hammer(sampler, ["n_steps", "t_mid", "seed"], moves=40)
+    hammer(sampler, ["n_evals", "t_mid", "seed"], moves=40)
     assert_shows_its_knobs(sampler, lambda **values: SamplingExplorer(exact, interp, **values))
 
 
@@ -110,12 +110,12 @@ def test_the_sampling_warm_up_draws_the_next_notch_before_the_slider_gets_there(
     interp = cmtoy.Interpolant(cmtoy.SEED_MIXTURE, "linear")
     sampler = SamplingExplorer(cmtoy.ExactModel(interp), interp, n_samples=1000)
     sampler.widget()
-    sampler.set(n_steps=3, t_mid=0.4)
+    sampler.set(n_evals=3, t_mid=0.4)
     wanted = [(exact, times, 0, 1000) for exact in (False, True) for times, _, _ in sampler.next_settings()[:4]]
     assert len(wanted) == 8 and (False, (1.0, 0.4, 0.2), 0, 1000) not in wanted
     deadline = time.monotonic() + 120
     while not all(key in sampler._drawn for key in wanted):  # a background thread: poll it
         assert time.monotonic() < deadline, "the warm-up did not draw the settings one notch away"
         time.sleep(0.05)
-    sampler.set(n_steps=4)  # from the cache: the same picture as a fresh explorer
+    sampler.set(n_evals=4)  # from the cache: the same picture as a fresh explorer
     assert sampler.png == SamplingExplorer(cmtoy.ExactModel(interp), interp, **sampler.values).png

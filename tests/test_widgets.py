@@ -195,9 +195,9 @@ def test_sampling_explorer_histograms_the_model_samples_and_scores_them_exactly(
     shifted.schedule = interp.schedule
     sampler = SamplingExplorer(shifted, interp, n_samples=5000)
     assert sampler.w1 == pytest.approx(0.3, abs=0.05)
-    sampler.set(n_steps=3, t_mid=0.6)
+    sampler.set(n_evals=3, t_mid=0.6)
     samples = sample(shifted, np.random.default_rng(0), 5000, times=(1.0, 0.6, 0.3))
     heights = sampler.artists["samples"][0].get_data().values
     np.testing.assert_allclose(heights, np.histogram(samples, sampler.bins, density=True)[0])
-    with pytest.raises(ValueError, match="n_steps"):
-        sampler.set(n_steps=0)
+    with pytest.raises(ValueError, match="n_evals"):
+        sampler.set(n_evals=0)

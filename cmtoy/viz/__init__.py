@@ -5,7 +5,8 @@
                             colours and ``save_figure``
 ``figures``                 the seed page's figures and the registry of all figures
 ``learned_figures``         figures of a trained model, scored against the exact one
-``explorer``                the slider machinery: knobs, a blitted Agg figure, widgets
+``knobs``                   the values each knob may take and the control that sets it
+``explorer``                the slider machinery: a blitted Agg figure, widgets, one lock
 ``widgets``                 explorers of the exact flow and the inductive step
 ``learned_widgets``         explorers that train a model and sample from one
 ==========================  ===========================================================

@@ -22,8 +22,9 @@ from ..interpolant import Interpolant
 from ..metrics import wasserstein1
 from ..sampling import sample
 from ..targets import SEED_MIXTURE
-from ..training import TrainConfig, train
-from .explorer import Choice, Count, Explorer, Grid, status_line
+from ..training import METHODS, TrainConfig, train
+from .explorer import Explorer, status_line
+from .knobs import Choice, Count, Grid
 from .plotting import ARROW, CURVE_TIMES, LINE, time_colors
 
 __all__ = ["TrainingExplorer", "SamplingExplorer", "sampling_times", "classroom_model", "CLASSROOM_TRAINING"]
@@ -48,7 +49,7 @@ class TrainingExplorer(Explorer):
 
     defaults = dict(method="cd", steps=DEFAULT_STEPS, lr=5e-3, batch=256, n_max=80, seed=0)
     knobs = {
-        "method": Choice("method", ["ct", "cd", "ict"], dropdown=True),
+        "method": Choice("method", list(METHODS), dropdown=True),
         "steps": Choice("steps", [100, 200, 500, 1000, 2000, 3000, 5000, 10_000, 20_000, 40_000],
                         label="{:,}".format),
         # from where nothing happens to where Adam's steps overshoot and the run diverges
@@ -188,17 +189,17 @@ class TrainingExplorer(Explorer):
         return box
 
 
-def sampling_times(n_steps, t_mid):
-    """(1, t_mid, ..., t_mid / (n_steps - 1)): one step from noise, then evenly spaced times.
+def sampling_times(n_evals, t_mid):
+    """(1, t_mid, ..., t_mid / (n_evals - 1)): one step from noise, then evenly spaced times.
 
-    n_steps: int >= 1; t_mid in (0, 1). returns a tuple of n_steps decreasing times
+    n_evals: int >= 1; t_mid in (0, 1). returns a tuple of n_evals decreasing times
 
     >>> sampling_times(1, 0.5)
     (1.0,)
     >>> sampling_times(3, 0.5)
     (1.0, 0.5, 0.25)
     """
-    return (1.0, *(t_mid * (n_steps - 1 - i) / (n_steps - 1) for i in range(n_steps - 1)))
+    return (1.0, *(t_mid * (n_evals - 1 - i) / (n_evals - 1) for i in range(n_evals - 1)))
 
 
 # The model notebook 04 samples from (cmtoy.TrainConfig fields): a short consistency-training
@@ -241,7 +242,7 @@ class FirstStepMemo:
 class SamplingExplorer(Explorer):
     """Few-step samples of a model against the target density, with the exact W1.
 
-    Knobs: ``n_steps`` (network evaluations), ``t_mid`` (the first re-noising time; the
+    Knobs: ``n_evals`` (network evaluations), ``t_mid`` (the first re-noising time; the
     later ones are evenly spaced below it, see :func:`sampling_times`), ``n_samples`` and
     ``seed``. The histogram (orange) is the model's; the grey curve the target p(x_0).
     The title compares its W1 with that of the exact f* at the same times (the floor).
@@ -251,9 +252,9 @@ class SamplingExplorer(Explorer):
     rest, so that most moves cost only the drawing.
     """
 
-    defaults = dict(n_steps=1, t_mid=0.5, n_samples=10_000, seed=0)
+    defaults = dict(n_evals=1, t_mid=0.5, n_samples=10_000, seed=0)
     knobs = {
-        "n_steps": Count("steps", 1, 8),
+        "n_evals": Count("steps", 1, 8),
         "t_mid": Grid("first time", 0.05, 0.95, 0.05),
         "n_samples": Choice("samples", [1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000], label="{:,}".format,
                             continuous=False),
@@ -283,7 +284,7 @@ class SamplingExplorer(Explorer):
 
     @property
     def times(self):
-        return sampling_times(self._values["n_steps"], self._values["t_mid"])
+        return sampling_times(self._values["n_evals"], self._values["t_mid"])
 
     def samples_for(self, exact=False, times=None, seed=None, n_samples=None):
         """(histogram heights [220], exact W1) of the model's (or f*'s) samples, cached per setting.
@@ -313,9 +314,9 @@ class SamplingExplorer(Explorer):
         v, knobs = self._values, self.knobs
         t_mids = [knobs["t_mid"].check("t_mid", 0.05 * k) for k in range(1, 20)]
         i = t_mids.index(v["t_mid"])
-        near = [(n, t, v["n_samples"]) for n, t in ((v["n_steps"] + 1, v["t_mid"]), (v["n_steps"] - 1, v["t_mid"]))]
-        near += [(v["n_steps"], t_mids[k], v["n_samples"]) for k in (i - 1, i + 1) if 0 <= k < len(t_mids)]
-        rest = [(n, v["t_mid"], v["n_samples"]) for n in range(1, 9)] + [(v["n_steps"], t, v["n_samples"]) for t in t_mids]
+        near = [(n, t, v["n_samples"]) for n, t in ((v["n_evals"] + 1, v["t_mid"]), (v["n_evals"] - 1, v["t_mid"]))]
+        near += [(v["n_evals"], t_mids[k], v["n_samples"]) for k in (i - 1, i + 1) if 0 <= k < len(t_mids)]
+        rest = [(n, v["t_mid"], v["n_samples"]) for n in range(1, 9)] + [(v["n_evals"], t, v["n_samples"]) for t in t_mids]
         return [(sampling_times(n, t), v["seed"], size) for n, t, size in near + rest if 1 <= n <= 8]
 
     def warm_up_work(self):
@@ -323,7 +324,7 @@ class SamplingExplorer(Explorer):
                 for setting in self.next_settings() for exact in (False, True)]
 
     def update(self, changed):
-        if changed == {"t_mid"} and self._values["n_steps"] == 1:
+        if changed == {"t_mid"} and self._values["n_evals"] == 1:
             return set()  # one step never re-noises
         heights, self.w1 = self.samples_for()
         self.w1_exact = self.samples_for(exact=True)[1]

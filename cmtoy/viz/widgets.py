@@ -13,8 +13,10 @@ import numpy as np
 
 from ..interpolant import Interpolant
 from ..metrics import induction_error
+from ..schedules import SCHEDULES
 from ..targets import SEED_MIXTURE, GaussianMixture
-from .explorer import Choice, Count, Explorer, Grid
+from .explorer import Explorer
+from .knobs import Choice, Count, Grid
 from .plotting import (
     ARROW, BACKGROUND, LINE, make_flow_axes, noise_quantiles, plot_density, plot_marginal,
     plot_paths, plot_points, plot_schedule, update_density, update_marginal, update_paths,
@@ -69,7 +71,7 @@ class ProbabilityFlowExplorer(Explorer):
         **{f"{knob}_{k}": Grid(f"{knob} {k}", *limits)
            for k in (1, 2, 3)
            for knob, limits in (("mean", (-2.5, 2.5, 0.05)), ("std", (0.05, 1.0, 0.01)), ("weight", (0.0, 1.0, 0.05)))},
-        "schedule": Choice("schedule", ["linear", "cosine"], dropdown=True),
+        "schedule": Choice("schedule", list(SCHEDULES), dropdown=True),
         "n_trajectories": Count("trajectories", 1, 64),
         "t": Grid("t (slice)", 0.0, 1.0, 0.01),
     }
