@@ -29,6 +29,7 @@ import numpy as np
 
 from . import mlp
 from .checkpoint import CheckpointError, load_params, save_params
+from .interpolant import Interpolant
 from .schedules import SCHEDULES, make_schedule
 from .validation import finite_array, real, unit_times
 
@@ -195,6 +196,8 @@ class ExactModel:
     """
 
     def __init__(self, interp):
+        if not isinstance(interp, Interpolant):
+            raise TypeError(f"interp must be a cmtoy.Interpolant, got {type(interp).__name__}")
         self.interp = interp
 
     def __repr__(self):

@@ -179,3 +179,8 @@ def test_quantile_from_log_takes_log_probabilities_only():
     np.testing.assert_array_equal(mix.quantile_from_log([-np.inf, 0.0], [False, False]), [-np.inf, np.inf])
     np.testing.assert_array_equal(mix.quantile_from_log([-np.inf, 0.0], [True, True]), [np.inf, -np.inf])
     np.testing.assert_array_equal(mix.quantile_from_log(np.log([0.3, 0.1]), [False, True]), mix.ppf([0.3, 0.9]))
+
+
+def test_the_exact_model_takes_only_an_interpolant():
+    with pytest.raises(TypeError, match="interp must be a cmtoy.Interpolant, got GaussianMixture"):
+        cmtoy.ExactModel(cmtoy.SEED_MIXTURE)
