@@ -40,6 +40,33 @@ from test_browser import (  # noqa: E402
 
 NOTEBOOKS = ["01_probability_flow.ipynb", "02_inductive_step.ipynb", "04_few_step_sampling.ipynb"]
 
+# The floor under every slider: a slider whose observer only swaps between two PNGs of
+# notebook 01's figure, drawn beforehand. What it takes is the widget messages, the PNG's
+# transfer and its decoding, with no work in the kernel.
+FLOOR = "00_round_trip.ipynb"
+FLOOR_CELL = """import ipywidgets
+from cmtoy.viz.widgets import ProbabilityFlowExplorer
+explorer = ProbabilityFlowExplorer()
+pngs = []
+for t in (0.25, 0.5):
+    explorer.set(t=t)
+    pngs.append(explorer.png)
+image = ipywidgets.Image(value=pngs[0], format="png")
+slider = ipywidgets.IntSlider(value=0, min=0, max=20, description="round trip")
+slider.observe(lambda change: setattr(image, "value", pngs[change["new"] % 2]), names="value")
+ipywidgets.HBox([ipywidgets.VBox([slider]), image])"""
+
+
+def write_floor_notebook(folder):
+    """The notebook of the round-trip floor, in ``folder``. returns its path"""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(FLOOR_CELL)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = pathlib.Path(folder) / FLOOR
+    nbformat.write(notebook, path)
+    return path
+
 # resolves with the ms from the next keydown to the figure showing a new, decoded PNG (or null)
 ARM = """([img, timeout]) => {
     window.__latency = new Promise(resolve => {
@@ -91,24 +118,30 @@ def main():
     parser.add_argument("--moves", type=int, default=5, help="key presses each way per slider")
     parser.add_argument("--notebooks", nargs="*", default=None, help="notebook numbers, e.g. 01 04")
     args = parser.parse_args()
-    names = [n for n in NOTEBOOKS if args.notebooks is None or n[:2] in args.notebooks]
+    names = [n for n in [FLOOR, *NOTEBOOKS] if args.notebooks is None or n[:2] in args.notebooks]
     print(f"machine: {machine()}, load average {os.getloadavg()[0]:.2f}")
     print(f"chromium 1920x1080, JupyterLab default settings; {args.moves} presses each way per slider\n")
     print("| notebook | explorer | slider | moves that drew | median (ms) | 90th percentile (ms) |")
     print("|---|---|---|---|---|---|")
-    with tempfile.TemporaryDirectory() as workdir, jupyter_lab(pathlib.Path(workdir), [NOTEBOOK_DIR / n for n in names]) as (url, token), \
-            sync_playwright() as playwright:
+    with tempfile.TemporaryDirectory() as source, tempfile.TemporaryDirectory() as workdir:
+        paths = [write_floor_notebook(source) if n == FLOOR else NOTEBOOK_DIR / n for n in names]
+        measure(names, paths, pathlib.Path(workdir), args.moves)
+    print("\nrerun: python benchmarks/bench_browser.py   (notebook 00: the round-trip floor, no kernel work)")
+
+
+def measure(names, paths, workdir, moves):
+    """Print a table row per slider of every explorer of the notebooks."""
+    with jupyter_lab(workdir, paths) as (url, token), sync_playwright() as playwright:
         for name in names:
             with open_browser(playwright, 1920, 1080) as page:
                 run_all(page, notebook_url(url, token, name))
                 outputs = explorer_outputs(page)
                 for index in range(outputs.count()):
-                    for slider, ms in slider_latencies(outputs.nth(index), args.moves):
+                    for slider, ms in slider_latencies(outputs.nth(index), moves):
                         cells = (f"{np.median(ms):.0f} | {np.quantile(ms, 0.9):.0f}" if ms else "– | –")
-                        print(f"| {name[:2]} | {index + 1} | {slider} | {len(ms)} / {2 * args.moves} | {cells} |",
+                        print(f"| {name[:2]} | {index + 1} | {slider} | {len(ms)} / {2 * moves} | {cells} |",
                               flush=True)
             shut_down_kernels(url, token)
-    print("\nrerun: python benchmarks/bench_browser.py")
 
 
 if __name__ == "__main__":

@@ -133,3 +133,16 @@ def test_the_layout_puts_the_controls_beside_a_figure_that_fits_the_window():
     assert isinstance(image, ipywidgets.Image) and box.layout.flex_flow == "row wrap"
     assert "100vh" in image.layout.max_height and "100%" in image.layout.max_width
     assert controls.layout.width == "300px"
+
+
+def test_the_explorer_png_is_a_lossless_picture_of_the_canvas():
+    import io
+
+    from PIL import Image
+
+    from cmtoy.viz.widgets import InductiveStepExplorer
+
+    explorer = InductiveStepExplorer()
+    canvas = np.asarray(explorer.figure.canvas.buffer_rgba())[..., :3]
+    decoded = np.asarray(Image.open(io.BytesIO(explorer.png)).convert("RGB"))
+    assert decoded.shape == canvas.shape and np.array_equal(decoded, canvas)
