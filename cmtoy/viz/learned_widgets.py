@@ -40,7 +40,7 @@ class TrainingExplorer(Explorer):
     steps the curriculum ends at; short runs learn more with a small one) and ``seed``:
     the settings of ``cmtoy.TrainConfig`` a student varies first (every other field keeps
     the method's default). The defaults are a distillation run short enough to watch that
-    ends visibly close to f* (README, "Training"). Nothing is drawn until ``train()``;
+    ends visibly close to f* (tests/test_explorer_training.py holds it to its W1). Nothing is drawn until ``train()``;
     it evaluates ten times per run and after each evaluation redraws f_theta(t, .)
     (dashed) over f*(t, .) (solid) at four times, and the exact W1 of 1- and 2-step
     samples and the mean |f_theta - f*| against the training step. The status line
@@ -204,7 +204,8 @@ def sampling_times(n_evals, t_mid):
 
 # The model notebook 04 samples from (cmtoy.TrainConfig fields): a short consistency-training
 # run, whose one step smears the jump of f*(1, .) between the modes and whose re-noising
-# steps visibly repair it (README, "Few-step sampling"); deterministic, as every seeded run.
+# steps visibly repair it (notebook 04 prints the exact W1 of one to four steps);
+# deterministic, as every seeded run.
 CLASSROOM_TRAINING = dict(method="ct", steps=6000, seed=0)
 
 
