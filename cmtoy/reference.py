@@ -43,8 +43,10 @@ def compact_history(history, block=100):
 
 
 def training_key(config):
-    """What identifies a training run: every resolved setting of ``config`` but the progress bar."""
-    return {k: v for k, v in dataclasses.asdict(config.resolved()).items() if k != "progress"}
+    """What identifies a training run: every resolved setting of ``config`` that its method
+    uses (:meth:`TrainConfig.unused`), but the progress bar."""
+    skip = {"progress", *config.unused()}
+    return {k: v for k, v in dataclasses.asdict(config.resolved()).items() if k not in skip}
 
 
 def reference_model(interp, path, *, training=None, retrain=False, log=None):

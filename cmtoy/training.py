@@ -139,26 +139,37 @@ class TrainConfig:
         check("progress", flag)
         for key, value in clean.items():
             object.__setattr__(self, key, value)
+        ignored = [key for key in self.unused() if getattr(self, key) is not None]
+        if ignored:
+            raise ValueError(f"method {self.method!r} does not use {', '.join(ignored)}; leave "
+                             f"{'it' if len(ignored) == 1 else 'them'} unset (None) for this method")
         if not isinstance(self._setting("mlp"), MLPConfig):
             raise TypeError(f"mlp must be a cmtoy.mlp.MLPConfig, got {type(self.mlp).__name__}")
         n_min, n_max = self._setting("n_min"), self._setting("n_max")
-        if n_min > n_max:  # either may be the method's default
+        if n_min is not None and n_max is not None and n_min > n_max:  # either may be the method's default
             raise ValueError(f"n_min must be <= n_max, got n_min={n_min}, n_max={n_max} (method {self.method!r})")
 
     def _setting(self, key):
-        """The value of one field: the user's, or the method's default for None."""
+        """The value of one field: the user's, or the method's default for None (None if unused)."""
         value = getattr(self, key)
-        return METHODS[self.method].defaults[key] if value is None else value
+        return METHODS[self.method].defaults.get(key) if value is None else value
+
+    def unused(self):
+        """The settings this config's method does not read: the fields whose default is None
+        and for which the method has no default. They stay None and identify nothing."""
+        return tuple(f.name for f in dataclasses.fields(self) if f.default is None
+                     and f.name != "max_seconds" and f.name not in METHODS[self.method].defaults)
 
     def resolved(self):
         """This config with every None replaced by the method's default. returns TrainConfig
 
+        Settings the method does not use (:meth:`unused`) stay None.
         ``train`` runs the resolved config. Configs that set the same values resolve alike,
         whichever method they were made from (``dataclasses.replace(config, method=...)``
         too). A fraction as a method's warm-up becomes that fraction of the steps, rounded down.
         """
         values = {f.name: self._setting(f.name) for f in dataclasses.fields(self)
-                  if getattr(self, f.name) is None and f.name != "max_seconds"}
+                  if getattr(self, f.name) is None and f.name != "max_seconds" and f.name not in self.unused()}
         if isinstance(values.get("warmup"), float):
             values["warmup"] = int(values["warmup"] * values.get("steps", self.steps))
         return dataclasses.replace(self, **values)

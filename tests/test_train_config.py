@@ -146,3 +146,19 @@ def test_learning_rates_computed_by_blocks_are_those_of_the_whole_run(settings):
     rates, blocked = learning_rates(config), BlockedRates(config)
     assert [blocked[k] for k in range(config.steps)] == rates.tolist()
     assert blocked.peak == config.lr == rates.max()
+
+
+def test_a_method_may_leave_settings_unused_and_they_are_refused_and_not_keyed(monkeypatch):
+    # a method whose defaults omit a None field does not read it: it stays None when
+    # resolved, setting it is refused by name, and it is not part of the reference key
+    from cmtoy import training
+
+    defaults = {k: v for k, v in METHODS["cd"].defaults.items() if k != "n_min"}
+    monkeypatch.setitem(training.METHODS, "toy", type("Toy", (), {"defaults": defaults})())
+    config = TrainConfig(method="toy")
+    assert config.unused() == ("n_min",)
+    assert config.resolved().n_min is None and config.resolved().n_max == defaults["n_max"]
+    assert "n_min" not in training_key(config) and "n_max" in training_key(config)
+    with pytest.raises(ValueError, match="method 'toy' does not use n_min"):
+        TrainConfig(method="toy", n_min=4)
+    assert TrainConfig(method="cd").unused() == ()
