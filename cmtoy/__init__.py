@@ -20,10 +20,12 @@ The modules, in reading order (one concept each; data flows down the list):
 ``checkpoint``              save and load arrays + JSON, atomic, without pickle
 ``consistency``             f_theta = c_skip x + c_out F_theta; the exact model; losses
 ``pairs``                   what a training step learns from: grid, curriculum, batches
+``continuous``              sct and scd: the tangent d/dt f in TrigFlow coordinates, stabilisers
 ``training``                ``TrainConfig`` and ``train``, one loop for every method
 ``reference``               the seeded model the documentation's figures show
 ``sampling``                one-step and multistep sampling
 ``metrics``                 exact W1, flow-map error, induction error, CT fixed point
+``gradient_bias``           sct's gradient is unbiased, discrete ct's is not: measured
 ``cli``                     ``python -m cmtoy figures`` / ``train``
 ``viz``                     everything that draws (matplotlib) or wires sliders (ipywidgets)
 ``exercises``               the checkers of the classroom exercises

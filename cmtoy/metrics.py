@@ -21,7 +21,7 @@ from .interpolant import Interpolant
 from .targets import GaussianMixture
 from .validation import check_rng, choice, finite_array, integer, real, real_array, unit_times
 
-__all__ = ["wasserstein1", "flow_map_error", "induction_error", "InductionError", "ct_fixed_point"]
+__all__ = ["loglog_slope", "wasserstein1", "flow_map_error", "induction_error", "InductionError", "ct_fixed_point"]
 
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 
@@ -175,10 +175,10 @@ def induction_error(interp, t, dts, n=256, rng=None, seed=0, n_nodes=24):
         abs_bias = np.abs(mean - interp.flow_map(y, s, 0.0))
         bias[i], mean_bias[i] = np.median(abs_bias), np.mean(abs_bias)
         spread[i] = np.median(np.sqrt(var))
-    return InductionError(t, dts, bias, spread, mean_bias, _loglog_slope(dts, bias), _loglog_slope(dts, spread))
+    return InductionError(t, dts, bias, spread, mean_bias, loglog_slope(dts, bias), loglog_slope(dts, spread))
 
 
-def _loglog_slope(dts, values):
+def loglog_slope(dts, values):
     """The least-squares slope of log(values) against log(dts), over the values > 0;
     NaN where it is undefined (fewer than two distinct such dts). dts, values: [m] -> float"""
     use = values > 0

@@ -86,8 +86,8 @@ class BatchSampler:
 
     _BLOCK_POINTS = 16_384
 
-    def _next_points(self):
-        """The next batch of Sobol points as (u_n [B], x_0 [B], x_1 [B])."""
+    def points(self):
+        """The next batch of Sobol points as (u [B], x_0 [B], x_1 [B]), u uniform on (0, 1) ("qmc" only)."""
         if self._used == self._per_block:
             with warnings.catch_warnings():  # scipy warns about a count that is not a power of 2
                 warnings.simplefilter("ignore", UserWarning)
@@ -106,7 +106,7 @@ class BatchSampler:
         if config.sampling == "iid":  # the rng calls, in the order, of every earlier iid model
             n = rng.choice(p.size, size=config.batch, p=p)
             return n, self.target.sample(rng, config.batch), rng.standard_normal(config.batch)
-        u_n, x_0, x_1 = self._next_points()
+        u_n, x_0, x_1 = self.points()
         if p is not self._p:  # p changes only when N does: keep its cumulative sum
             self._p, self._cum_p = p, np.cumsum(p)
         n = np.minimum(np.searchsorted(self._cum_p, u_n, side="right"), p.size - 1)

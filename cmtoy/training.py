@@ -47,6 +47,7 @@ from tqdm.auto import tqdm
 
 from . import optim
 from .consistency import DISTANCES, HUBER_C, WEIGHTINGS
+from .continuous import PARAMETRISATIONS, ContinuousMethod
 from .interpolant import Interpolant
 from .metrics import flow_map_error, wasserstein1
 from .mlp import MLPConfig
@@ -59,24 +60,37 @@ __all__ = ["TrainConfig", "train", "METHODS"]
 _FLOAT32 = MLPConfig(dtype="float32")
 # method name -> the method: its defaults and what draws its batches (see pairs.GridMethod).
 # A new method is one more entry; the loop in train() stays as it is. A float warmup in
-# the defaults is a fraction of the steps, resolved to a number of steps.
+# the defaults (and a float tangent_warmup) is a fraction of the steps, resolved to a number of steps.
 METHODS = {
     # float32 and QMC batches: more, and less noisy, steps in the same time (module doc)
     "ct": GridMethod(isolation_pairs, dict(
         steps=40_000, lr=5e-3, warmup=500, ema=0.9, distance="squared", weighting="uniform",
-        time_distribution="uniform", n_min=10, n_max=5120, sampling="qmc", mlp=_FLOAT32)),
+        time_distribution="uniform", p_mean=-1.1, p_std=2.0, n_min=10, n_max=5120, sampling="qmc", mlp=_FLOAT32)),
     # float64 and iid batches, as cd was tuned: it meets its target without them. Its one
     # Heun step of a teacher is close to the exact flow map on a much coarser grid than an
     # Euler step (benchmarks/bench_cd_teacher.py), so the curriculum stops at a small N
     # whose pairs each span a long time: fewer hops carry f(0, x) = x up to t = 1.
     "cd": GridMethod(distillation_pairs, dict(
         steps=16_000, lr=5e-3, warmup=500, ema=0.9, distance="squared", weighting="uniform",
-        time_distribution="uniform", n_min=10, n_max=80, sampling="iid", mlp=MLPConfig())),
+        time_distribution="uniform", p_mean=-1.1, p_std=2.0, n_min=10, n_max=80, sampling="iid", mlp=MLPConfig())),
     # without an EMA target large steps drift: a smaller lr with a warm-up of 5% of the run;
     # and grids of 2..8 intervals teach little, so the curriculum starts at N = 16
     "ict": GridMethod(isolation_pairs, dict(
         steps=40_000, lr=1e-3, warmup=0.05, ema=0.0, distance="pseudo_huber", weighting="inverse_dt",
-        time_distribution="lognormal", n_min=16, n_max=256, sampling="qmc", mlp=_FLOAT32)),
+        time_distribution="lognormal", p_mean=-1.1, p_std=2.0, n_min=16, n_max=256, sampling="qmc", mlp=_FLOAT32)),
+    # continuous time (cmtoy.continuous): the conditional velocity (sct) or the exact one (scd).
+    # Where the toy departs from Lu & Song 2024 (the module doc says why): the tangent in
+    # the angle without their cos(tau) factor, no tangent normalisation and no adaptive
+    # weight; their time distribution, a warm-up of the tangent and theta- = theta.
+    # float32 and QMC batches as for ct: more, and less noisy, steps in the same time.
+    "sct": ContinuousMethod("conditional", dict(
+        steps=40_000, lr=3e-3, warmup=500, ema=0.0, time_distribution="lognormal", p_mean=-1.0, p_std=1.4,
+        parametrisation="angle", tangent_norm=0.0, tangent_warmup=0.125, adaptive_weight=False,
+        sampling="qmc", mlp=MLPConfig(n_fourier=4, dtype="float32"))),
+    "scd": ContinuousMethod("exact", dict(
+        steps=40_000, lr=3e-3, warmup=500, ema=0.0, time_distribution="lognormal", p_mean=-1.0, p_std=1.4,
+        parametrisation="angle", tangent_norm=0.0, tangent_warmup=0.125, adaptive_weight=False,
+        sampling="qmc", mlp=MLPConfig(n_fourier=4, dtype="float32"))),
 }
 
 
@@ -97,8 +111,8 @@ class TrainConfig:
     huber_c: float = HUBER_C  # pseudo-Huber c (see consistency.HUBER_C for why not iCT's)
     weighting: str | None = None  # lambda_n: "uniform" or "inverse_dt" = 1 / (t_{n+1} - t_n)
     time_distribution: str | None = None  # which n: "uniform" or "lognormal" in log(sigma/alpha)
-    p_mean: float = -1.1  # mean of log(sigma_t / alpha_t) under "lognormal" (iCT: -1.1)
-    p_std: float = 2.0  # std of log(sigma_t / alpha_t) under "lognormal" (iCT: 2.0)
+    p_mean: float | None = None  # mean of log(sigma_t / alpha_t) under "lognormal" (iCT: -1.1)
+    p_std: float | None = None  # std of log(sigma_t / alpha_t) under "lognormal" (iCT: 2.0)
     sampling: str | None = None  # random inputs of a batch: "iid" or "qmc" (see pairs.BatchSampler)
     curriculum: str = "doubling"  # grid size N(k): "doubling" (iCT), "sqrt" (Song et al. 2023), "constant"
     n_min: int | None = None  # grid size N (intervals) at the start of training, s_0
@@ -106,6 +120,11 @@ class TrainConfig:
     grid_rho: float = 1.0  # grid t_i = (i / N)^rho; rho > 1 puts more grid times near t = 0
     solver: str = "heun"  # teacher step of "cd": "heun" or "euler" (see pairs.teacher_step)
     mlp: MLPConfig | None = None  # the network F_theta (None: the method's)
+    # the stabilisers of sct and scd (cmtoy.continuous), each switched off alone:
+    parametrisation: str | None = None  # tangent in "trigflow" angle (Lu & Song 2024) or cmtoy's "time"
+    tangent_norm: float | None = None  # c of the tangent normalisation g / (|g| + c); 0 = off
+    tangent_warmup: int | None = None  # steps of the tangent warm-up r: 0 -> 1; 0 = off
+    adaptive_weight: bool | None = None  # learn the loss weight w_phi(t) (Lu & Song 2024, eq. 9)
     eval_every: int = 0  # optimiser steps between metric evaluations in the history; 0 = only at the end
     eval_samples: int = 20_000  # samples for each W1 in the history
     max_seconds: float | None = None  # stop early after this wall time (then steps vary)
@@ -123,9 +142,9 @@ class TrainConfig:
 
         check("method", choice, tuple(METHODS))
         for key, minimum in (("steps", 1), ("batch", 1), ("seed", 0), ("warmup", 0), ("n_min", 2),
-                             ("n_max", 2), ("eval_every", 0), ("eval_samples", 1)):
+                             ("n_max", 2), ("eval_every", 0), ("eval_samples", 1), ("tangent_warmup", 0)):
             check(key, integer, minimum)
-        for key, low, high in (("lr", 0.0, None), ("p_mean", None, None)):
+        for key, low, high in (("lr", 0.0, None), ("p_mean", None, None), ("tangent_norm", 0.0, None)):
             check(key, real, low, high)
         for key in ("ema", "eval_ema"):  # decays in [0, 1)
             check(key, real, 0.0, 1.0, high_open=True)
@@ -134,9 +153,10 @@ class TrainConfig:
         for key, allowed in (("lr_decay", ("cosine", "constant")), ("distance", DISTANCES),
                              ("weighting", WEIGHTINGS), ("time_distribution", ("uniform", "lognormal")),
                              ("sampling", ("iid", "qmc")), ("curriculum", ("doubling", "sqrt", "constant")),
-                             ("solver", SOLVERS)):
+                             ("solver", SOLVERS), ("parametrisation", PARAMETRISATIONS)):
             check(key, choice, allowed)
-        check("progress", flag)
+        for key in ("progress", "adaptive_weight"):
+            check(key, flag)
         for key, value in clean.items():
             object.__setattr__(self, key, value)
         ignored = [key for key in self.unused() if getattr(self, key) is not None]
@@ -163,15 +183,16 @@ class TrainConfig:
     def resolved(self):
         """This config with every None replaced by the method's default. returns TrainConfig
 
-        Settings the method does not use (:meth:`unused`) stay None.
         ``train`` runs the resolved config. Configs that set the same values resolve alike,
         whichever method they were made from (``dataclasses.replace(config, method=...)``
-        too). A fraction as a method's warm-up becomes that fraction of the steps, rounded down.
+        too). A fraction as a method's warm-up (or tangent warm-up) becomes that fraction of
+        the steps, rounded down. Settings the method does not use (:meth:`unused`) stay None.
         """
         values = {f.name: self._setting(f.name) for f in dataclasses.fields(self)
                   if getattr(self, f.name) is None and f.name != "max_seconds" and f.name not in self.unused()}
-        if isinstance(values.get("warmup"), float):
-            values["warmup"] = int(values["warmup"] * values.get("steps", self.steps))
+        for key in ("warmup", "tangent_warmup"):
+            if isinstance(values.get(key), float):
+                values[key] = int(values[key] * values.get("steps", self.steps))
         return dataclasses.replace(self, **values)
 
 

@@ -22,7 +22,8 @@ from ..interpolant import Interpolant
 from ..schedules import LinearSchedule
 from ..targets import SEED_MIXTURE
 from .learned_figures import (
-    few_step_samples_figure, flow_map_learned_figure, induction_error_figure, training_curve_figure,
+    few_step_samples_figure, flow_map_learned_figure, gradient_bias_figure, induction_error_figure,
+    training_curve_figure,
 )
 from .plotting import (
     BACKGROUND, LINE, finish_figure, make_flow_axes, noise_quantiles, plot_arrow, plot_density,
@@ -173,6 +174,10 @@ def _induction_error(path):
     return induction_error_figure(_seed_interpolant(), path)
 
 
+def _gradient_bias(path):
+    return gradient_bias_figure(_seed_interpolant(), path)
+
+
 class FigureSpec(NamedTuple):
     filename: str  # written into the output directory
     make: Callable  # make(path) -> Figure, or make(path, model, history) if needs_model
@@ -192,6 +197,7 @@ FIGURES = {
         for i, t in enumerate(SLOPE_TIMES)
     },
     "induction_error": FigureSpec("induction_error.svg", _induction_error),
+    "gradient_bias": FigureSpec("gradient_bias.svg", _gradient_bias),
     "flow_map_learned": FigureSpec("flow_map_learned.png", _flow_map_learned, True),
     "few_step_samples": FigureSpec("few_step_samples.svg", _few_step_samples, True),
     "training_curve": FigureSpec("training_curve.svg", _training_curve, True),

@@ -17,16 +17,20 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 from matplotlib.colors import LogNorm
+from matplotlib.ticker import NullFormatter
 from matplotlib.figure import Figure
 
+from ..consistency import ConsistencyModel
+from ..gradient_bias import gradient_bias
 from ..metrics import ct_fixed_point, induction_error, wasserstein1
+from ..mlp import MLPConfig
 from ..reference import compact_history
 from ..sampling import sample
 from .plotting import ARROW, CURVE_TIMES, LINE, finish_figure, styled, time_colors
 
 __all__ = [
     "flow_map_learned_figure", "few_step_samples_figure", "induction_error_figure", "ct_fixed_point_figure",
-    "training_curve_figure",
+    "training_curve_figure", "gradient_bias_figure",
 ]
 
 STEP_TIMES = {1: (1.0,), 2: (1.0, 0.5), 4: (1.0, 0.75, 0.5, 0.25)}  # few-step sampling times
@@ -170,4 +174,40 @@ def training_curve_figure(history, path=None):
     bottom.legend(fontsize=11, frameon=False)
     for ax in (top, bottom):
         ax.grid(which="major")
+    return finish_figure(figure, path)
+
+
+@styled
+def gradient_bias_figure(interp, path=None, *, model=None, seed=0, **measure):
+    """Why sct needs no teacher: its gradient error falls like 1 / sqrt(B); ct's bias stays.
+
+    Left: the batch-mean error of the sct gradient against the scd gradient (exact
+    velocity) as the batch B grows, and, dashed, the bias of the discrete CT gradient per
+    unit dt, which no batch removes. Right: that bias against dt, with its fitted slope,
+    for two numbers of draws (it does not shrink with them). All at fixed weights: ``model``,
+    or a freshly initialised network (``seed``); ``measure`` goes to
+    :func:`cmtoy.gradient_bias.gradient_bias`.
+    """
+    if model is None:
+        model = ConsistencyModel.initialise(interp, MLPConfig(), np.random.default_rng(seed))
+    result = gradient_bias(model, interp, seed=seed, **measure)
+    figure = Figure(figsize=(10.0, 4.0))
+    left, right = figure.subplots(1, 2, gridspec_kw=dict(left=0.08, right=0.98, bottom=0.15, top=0.9, wspace=0.28))
+    left.loglog(result.batches, result.sct_error, "o-", color=LINE, markersize=4)
+    for dt, bias, color in zip(result.dts, result.ct_bias, time_colors(result.dts.size)):
+        left.axhline(bias, linestyle="--", color=color)
+        left.text(result.batches[-1], bias * 1.06, f"ct, $\\Delta t$ = {dt:g}", ha="right", va="bottom",
+                  fontsize=10, color=color)
+    left.set(xlabel="batch size $B$", ylabel="gradient error / |scd gradient|",
+             title=f"sct $-$ scd: slope {result.sct_slope:.2f}",
+             ylim=(0.7 * min(result.sct_error.min(), result.ct_bias.min()),
+                   1.5 * max(result.sct_error.max(), result.ct_bias.max())))
+    right.loglog(result.dts, result.ct_bias, "s-", color=ARROW, markersize=4, label="all draws")
+    right.loglog(result.dts, result.ct_bias_half, "x", color=LINE, markersize=7, label="half of them")
+    right.set(xlabel=r"$\Delta t$", ylabel="bias of ct per unit $\\Delta t$",
+              title=f"ct bias: slope {result.ct_slope:.2f}")
+    right.legend(fontsize=10, frameon=False, loc="upper left")
+    for ax in (left, right):
+        ax.grid(which="major")
+        ax.xaxis.set_minor_formatter(NullFormatter())
     return finish_figure(figure, path)

@@ -22,22 +22,27 @@ from ..interpolant import Interpolant
 from ..metrics import wasserstein1
 from ..sampling import sample
 from ..targets import SEED_MIXTURE
-from ..training import METHODS, TrainConfig, train
+from ..training import TrainConfig, train
 from .explorer import Explorer, status_line
 from .knobs import Choice, Count, Grid
 from .plotting import ARROW, CURVE_TIMES, LINE, time_colors
 
-__all__ = ["TrainingExplorer", "SamplingExplorer", "sampling_times", "classroom_model", "CLASSROOM_TRAINING"]
+__all__ = ["TrainingExplorer", "SamplingExplorer", "sampling_times", "classroom_model", "CLASSROOM_TRAINING",
+           "CONSISTENCY_METHODS"]
 
+# the one-time methods of cmtoy.train: each learns a consistency function f_theta(t, x)
+CONSISTENCY_METHODS = ("ct", "cd", "ict", "sct", "scd")
 DEFAULT_STEPS = 5000  # a distillation run that ends visibly close to f* (tests/test_explorer_training.py)
 
 
 class TrainingExplorer(Explorer):
     """Train a consistency model on the seed mixture and watch it approach the exact one.
 
-    Knobs: ``method`` ("ct", "cd", "ict"), ``steps``, ``lr`` (peak learning rate, up to
-    values where training diverges), ``batch``, ``n_max`` (the number N of discretisation
-    steps the curriculum ends at; short runs learn more with a small one) and ``seed``:
+    Knobs: ``method`` (:data:`CONSISTENCY_METHODS`: the discrete "ct", "cd", "ict" and the
+    continuous-time "sct", "scd"), ``steps``, ``lr`` (peak learning rate, up to values where
+    training diverges), ``batch``, ``n_max`` (the number N of discretisation steps the
+    curriculum of a discrete method ends at; short runs learn more with a small one; the
+    continuous methods have no grid and ignore it) and ``seed``:
     the settings of ``cmtoy.TrainConfig`` a student varies first (every other field keeps
     the method's default). The defaults are a distillation run short enough to watch that
     ends visibly close to f* (tests/test_explorer_training.py holds it to its W1). Nothing is drawn until ``train()``;
@@ -49,7 +54,7 @@ class TrainingExplorer(Explorer):
 
     defaults = dict(method="cd", steps=DEFAULT_STEPS, lr=5e-3, batch=256, n_max=80, seed=0)
     knobs = {
-        "method": Choice("method", list(METHODS), dropdown=True),
+        "method": Choice("method", list(CONSISTENCY_METHODS), dropdown=True),
         "steps": Choice("steps", [100, 200, 500, 1000, 2000, 3000, 5000, 10_000, 20_000, 40_000],
                         label="{:,}".format),
         # from where nothing happens to where Adam's steps overshoot and the run diverges
@@ -76,11 +81,13 @@ class TrainingExplorer(Explorer):
     @staticmethod
     def _config(values):
         # the method's defaults for this many steps, with a warm-up of at most a tenth of
-        # the run and a curriculum that starts at or below the chosen final N
+        # the run and a curriculum that starts at or below the chosen final N (a grid
+        # that the continuous-time methods do not have)
         method = TrainConfig(method=values.get("method", "ct"), steps=values["steps"]).resolved()
-        return TrainConfig(**values, warmup=min(method.warmup, values["steps"] // 10),
-                           n_min=min(method.n_min, values["n_max"]), eval_every=max(1, values["steps"] // 10),
-                           eval_samples=5000, progress=False)
+        grid = {} if method.n_max is None else dict(n_max=values["n_max"], n_min=min(method.n_min, values["n_max"]))
+        values = {key: value for key, value in values.items() if key != "n_max"}
+        return TrainConfig(**values, **grid, warmup=min(method.warmup, values["steps"] // 10),
+                           eval_every=max(1, values["steps"] // 10), eval_samples=5000, progress=False)
 
     def draw(self):
         self.interp = interp = Interpolant(SEED_MIXTURE, "linear")
