@@ -46,7 +46,10 @@ def training_key(config):
     """What identifies a training run: every resolved setting of ``config`` that its method
     uses (:meth:`TrainConfig.unused`), but the progress bar."""
     skip = {"progress", *config.unused()}
-    return {k: v for k, v in dataclasses.asdict(config.resolved()).items() if k not in skip}
+    resolved = config.resolved()
+    key = {k: v for k, v in dataclasses.asdict(resolved).items() if k not in skip}
+    key["mlp"] = resolved.mlp.describe()  # a one-time network as described before two-time ones existed
+    return key
 
 
 def reference_model(interp, path, *, training=None, retrain=False, log=None):
