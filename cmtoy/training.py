@@ -47,6 +47,7 @@ from tqdm.auto import tqdm
 
 from . import optim
 from .consistency import DISTANCES, HUBER_C, WEIGHTINGS
+from .flow_map_losses import INTERMEDIATES, DistillationBatches, FlowMapMethod, MeanFlowBatches, SelfDistillationBatches
 from .interpolant import Interpolant
 from .metrics import flow_map_error, wasserstein1
 from .mlp import MLPConfig
@@ -57,6 +58,7 @@ from .validation import choice, flag, integer, real
 __all__ = ["TrainConfig", "train", "METHODS"]
 
 _FLOAT32 = MLPConfig(dtype="float32")
+_FLOW_MAP_NET = MLPConfig(dtype="float32", n_times=2, n_fourier=4)  # a network of (t, s, x)
 # method name -> the method: its defaults and what draws its batches (see pairs.GridMethod).
 # A new method is one more entry; the loop in train() stays as it is. A float warmup in
 # the defaults is a fraction of the steps, resolved to a number of steps.
@@ -77,6 +79,18 @@ METHODS = {
     "ict": GridMethod(isolation_pairs, dict(
         steps=40_000, lr=1e-3, warmup=0.05, ema=0.0, distance="pseudo_huber", weighting="inverse_dt",
         time_distribution="lognormal", n_min=16, n_max=256, sampling="qmc", mlp=_FLOAT32)),
+    # flow maps X(t, s, x) (cmtoy.flow_map_losses): uniform times reach t = 1, where the
+    # one-step map lives; few time features, whose t-derivatives enter the JVP targets
+    # (k pi for the k-th); MeanFlow's adaptive weight off (benchmarks/bench_flow_maps.py)
+    "meanflow": FlowMapMethod(MeanFlowBatches, dict(
+        steps=30_000, lr=1e-3, warmup=500, ema=0.0, time_distribution="uniform", diagonal_share=0.5,
+        adaptive_p=0.0, mlp=_FLOW_MAP_NET)),
+    "psd": FlowMapMethod(SelfDistillationBatches, dict(
+        steps=30_000, lr=3e-3, warmup=500, ema=0.0, time_distribution="uniform", diagonal_share=0.5,
+        adaptive_p=0.0, intermediate="uniform", mlp=_FLOW_MAP_NET)),
+    "fmd": FlowMapMethod(DistillationBatches, dict(
+        steps=15_000, lr=3e-3, warmup=500, ema=0.0, time_distribution="uniform", diagonal_share=0.25,
+        adaptive_p=0.0, mlp=_FLOW_MAP_NET)),
 }
 
 
@@ -84,7 +98,7 @@ METHODS = {
 class TrainConfig:
     """All training settings. None means "the method's default": see :meth:`resolved`."""
 
-    method: str = "ct"  # a key of METHODS: "ct", "cd" or "ict"
+    method: str = "ct"  # a key of METHODS: "ct", "cd", "ict"; flow maps "meanflow", "psd", "fmd"
     steps: int | None = None  # optimiser steps K (None: the method's)
     batch: int = 256  # pairs per optimiser step
     seed: int = 0  # seeds the weights, the data and the noise: same seed, same model
@@ -106,6 +120,9 @@ class TrainConfig:
     grid_rho: float = 1.0  # grid t_i = (i / N)^rho; rho > 1 puts more grid times near t = 0
     solver: str = "heun"  # teacher step of "cd": "heun" or "euler" (see pairs.teacher_step)
     mlp: MLPConfig | None = None  # the network F_theta (None: the method's)
+    diagonal_share: float | None = None  # flow maps: share of each batch with s = t, learnt by flow matching
+    adaptive_p: float | None = None  # flow maps: loss weight 1 / (error^2 + 1e-3)^p (MeanFlow's); 0 = squared
+    intermediate: str | None = None  # psd: the u of X(u, s) o X(t, u): "uniform" in (s, t) or "midpoint"
     eval_every: int = 0  # optimiser steps between metric evaluations in the history; 0 = only at the end
     eval_samples: int = 20_000  # samples for each W1 in the history
     max_seconds: float | None = None  # stop early after this wall time (then steps vary)
@@ -125,7 +142,8 @@ class TrainConfig:
         for key, minimum in (("steps", 1), ("batch", 1), ("seed", 0), ("warmup", 0), ("n_min", 2),
                              ("n_max", 2), ("eval_every", 0), ("eval_samples", 1)):
             check(key, integer, minimum)
-        for key, low, high in (("lr", 0.0, None), ("p_mean", None, None)):
+        for key, low, high in (("lr", 0.0, None), ("p_mean", None, None), ("diagonal_share", 0.0, 1.0),
+                               ("adaptive_p", 0.0, None)):
             check(key, real, low, high)
         for key in ("ema", "eval_ema"):  # decays in [0, 1)
             check(key, real, 0.0, 1.0, high_open=True)
@@ -134,7 +152,7 @@ class TrainConfig:
         for key, allowed in (("lr_decay", ("cosine", "constant")), ("distance", DISTANCES),
                              ("weighting", WEIGHTINGS), ("time_distribution", ("uniform", "lognormal")),
                              ("sampling", ("iid", "qmc")), ("curriculum", ("doubling", "sqrt", "constant")),
-                             ("solver", SOLVERS)):
+                             ("solver", SOLVERS), ("intermediate", INTERMEDIATES)):
             check(key, choice, allowed)
         check("progress", flag)
         for key, value in clean.items():

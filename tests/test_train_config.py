@@ -29,7 +29,7 @@ def test_replacing_the_method_gives_that_methods_defaults(first, second):
     # what the user set survives the switch; what they did not follows the method
     kept = dataclasses.replace(TrainConfig(method=first, steps=123, lr=0.02), method=second).resolved()
     assert (kept.steps, kept.lr) == (123, 0.02)
-    assert kept.n_max == METHODS[second].defaults["n_max"] and kept.mlp == METHODS[second].defaults["mlp"]
+    assert kept.n_max == METHODS[second].defaults.get("n_max") and kept.mlp == METHODS[second].defaults["mlp"]
 
 
 def test_equality_compares_what_was_set_and_resolved_compares_the_runs():
@@ -44,7 +44,8 @@ def test_equality_compares_what_was_set_and_resolved_compares_the_runs():
 def test_resolved_fills_every_default_once(method):
     resolved = TrainConfig(method=method).resolved()
     unset = [f.name for f in dataclasses.fields(resolved) if getattr(resolved, f.name) is None]
-    assert unset == ["max_seconds"]  # None there means "no time limit", not a default
+    # None there means "no time limit", not a default, or a setting the method does not read
+    assert set(unset) == {"max_seconds", *resolved.unused()}
     assert resolved.resolved() == resolved
     assert isinstance(resolved.warmup, int) and 0 <= resolved.warmup < resolved.steps
     assert json.loads(json.dumps(dataclasses.asdict(resolved)))["mlp"] == dataclasses.asdict(resolved.mlp)
@@ -156,9 +157,11 @@ def test_a_method_may_leave_settings_unused_and_they_are_refused_and_not_keyed(m
     defaults = {k: v for k, v in METHODS["cd"].defaults.items() if k != "n_min"}
     monkeypatch.setitem(training.METHODS, "toy", type("Toy", (), {"defaults": defaults})())
     config = TrainConfig(method="toy")
-    assert config.unused() == ("n_min",)
+    cd_unused = TrainConfig(method="cd").unused()  # the other methods' settings (flow maps')
+    assert config.unused() == ("n_min", *cd_unused)
     assert config.resolved().n_min is None and config.resolved().n_max == defaults["n_max"]
     assert "n_min" not in training_key(config) and "n_max" in training_key(config)
     with pytest.raises(ValueError, match="method 'toy' does not use n_min"):
         TrainConfig(method="toy", n_min=4)
-    assert TrainConfig(method="cd").unused() == ()
+    assert {"n_min", "n_max", "lr", "ema"}.isdisjoint(cd_unused)
+    assert cd_unused == ("diagonal_share", "adaptive_p", "intermediate")
