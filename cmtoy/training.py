@@ -80,16 +80,17 @@ METHODS = {
         steps=40_000, lr=1e-3, warmup=0.05, ema=0.0, distance="pseudo_huber", weighting="inverse_dt",
         time_distribution="lognormal", n_min=16, n_max=256, sampling="qmc", mlp=_FLOAT32)),
     # flow maps X(t, s, x) (cmtoy.flow_map_losses): uniform times reach t = 1, where the
-    # one-step map lives; few time features, whose t-derivatives enter the JVP targets
-    # (k pi for the k-th); MeanFlow's adaptive weight off (benchmarks/bench_flow_maps.py)
+    # one-step map lives; a learning-rate decay to 0; MeanFlow's adaptive weight off; few
+    # time features for the JVP methods, whose targets hold the network's t- or s-derivative
+    # (k pi for the k-th feature) (the ablation: benchmarks/bench_flow_maps.py)
     "meanflow": FlowMapMethod(MeanFlowBatches, dict(
-        steps=30_000, lr=1e-3, warmup=500, ema=0.0, time_distribution="uniform", diagonal_share=0.5,
+        steps=45_000, lr=1e-3, warmup=500, ema=0.0, time_distribution="uniform", diagonal_share=0.5,
         adaptive_p=0.0, mlp=_FLOW_MAP_NET)),
     "psd": FlowMapMethod(SelfDistillationBatches, dict(
         steps=30_000, lr=3e-3, warmup=500, ema=0.0, time_distribution="uniform", diagonal_share=0.5,
-        adaptive_p=0.0, intermediate="uniform", mlp=_FLOW_MAP_NET)),
+        adaptive_p=0.0, intermediate="uniform", mlp=dataclasses.replace(_FLOW_MAP_NET, n_fourier=8))),
     "fmd": FlowMapMethod(DistillationBatches, dict(
-        steps=15_000, lr=3e-3, warmup=500, ema=0.0, time_distribution="uniform", diagonal_share=0.25,
+        steps=20_000, lr=3e-3, warmup=500, ema=0.0, time_distribution="uniform", diagonal_share=0.5,
         adaptive_p=0.0, mlp=_FLOW_MAP_NET)),
 }
 
