@@ -49,7 +49,8 @@ class TrainingExplorer(Explorer):
 
     defaults = dict(method="cd", steps=DEFAULT_STEPS, lr=5e-3, batch=256, n_max=80, seed=0)
     knobs = {
-        "method": Choice("method", list(METHODS), dropdown=True),
+        # the consistency models: a flow map has its own explorer (flow_map_widgets)
+        "method": Choice("method", [m for m in METHODS if METHODS[m].defaults["mlp"].n_times == 1], dropdown=True),
         "steps": Choice("steps", [100, 200, 500, 1000, 2000, 3000, 5000, 10_000, 20_000, 40_000],
                         label="{:,}".format),
         # from where nothing happens to where Adam's steps overshoot and the run diverges
@@ -62,6 +63,11 @@ class TrainingExplorer(Explorer):
     figure_size = (10.0, 4.2)
     layers = (("curves",),)
     x_lim = (-3.0, 3.0)
+    TRAINING = None  # the knobs a run depends on (None: all); a change of another needs no new run
+
+    def training_values(self, values):
+        """The knobs of ``values`` that a run depends on (``TRAINING``)."""
+        return dict(values) if self.TRAINING is None else {name: values[name] for name in self.TRAINING}
 
     def check(self, values):
         values = super().check(values)
@@ -164,7 +170,7 @@ class TrainingExplorer(Explorer):
         """The refusal or divergence message, else the last run's W1 (and whether the knobs moved since)."""
         if self.message or not self.summary:
             return super().status_html()
-        stale = " <i>(settings changed: press Train)</i>" if self._run_values != self._values else ""
+        stale = " <i>(settings changed: press Train)</i>" if self._run_values != self.training_values(self._values) else ""
         return status_line(f"<b>{html.escape(self.summary)}</b>{stale}")
 
     def widget(self):
