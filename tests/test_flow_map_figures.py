@@ -71,3 +71,16 @@ def test_the_flow_map_figures_need_a_flow_map_and_write_the_same_bytes_twice(int
     second = figures.write_figures(tmp_path / "b", names, flow_map=model)
     for a, b in zip(first, second):
         assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_the_cached_flow_map_is_the_one_its_training_key_names():
+    """figures/flow_map_model.npz is reused, not retrained, by `python -m cmtoy figures`."""
+    from pathlib import Path
+
+    from cmtoy.checkpoint import load_checkpoint
+    from cmtoy.reference import FLOW_MAP_FILE, FLOW_MAP_TRAINING, training_key
+
+    path = Path(__file__).resolve().parents[1] / "figures" / FLOW_MAP_FILE
+    stored = load_checkpoint(path)[1]["extra"]["training"]
+    assert stored == training_key(cmtoy.TrainConfig(**FLOW_MAP_TRAINING))
+    assert isinstance(cmtoy.load_model(path), cmtoy.FlowMapModel)
