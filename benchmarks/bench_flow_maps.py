@@ -13,7 +13,7 @@ Prints Markdown tables for benchmarks/README.md:
 2. ("ablation") each method's own choices switched one at a time, at the default step
    count (or --ablation-steps), seed 0: the share of s = t pairs, MeanFlow's adaptive
    weight, the time distribution (the MeanFlow paper's logit-normal(-0.4, 1)), psd's
-   choice of the intermediate time u.
+   choice of the intermediate time u, fmd's continuous (JVP) against its one-hop target.
 
 Run from the repository root:
 
@@ -58,7 +58,9 @@ ABLATIONS = {
     "psd": [("midpoint u (shortcut models)", dict(intermediate="midpoint")),
             ("s = t share 0.25", dict(diagonal_share=0.25)), ("s = t share 0.75", dict(diagonal_share=0.75)),
             ("logit-normal(-0.4, 1) times", dict(time_distribution="lognormal", p_mean=-0.4, p_std=1.0))],
-    "fmd": [("s = t share 0.25", dict(diagonal_share=0.25)), ("s = t share 0", dict(diagonal_share=0.0)),
+    "fmd": [("continuous Lagrangian target (JVP, teacher_hop 0)", dict(teacher_hop=0.0)),
+            ("teacher hop 0.05", dict(teacher_hop=0.05)),
+            ("s = t share 0.25", dict(diagonal_share=0.25)), ("s = t share 0", dict(diagonal_share=0.0)),
             ("logit-normal(-0.4, 1) times", dict(time_distribution="lognormal", p_mean=-0.4, p_std=1.0))],
 }
 COLUMNS = ("compose 1", "compose 2", "compose 4", "renoise 2", "renoise 4", "two-time error")

@@ -22,9 +22,13 @@ differ in the target, i.e. in which property of the exact map h_{t->s} they impo
 - "fmd" (flow map distillation, Boffi et al. 2024, arXiv 2406.07507, the Lagrangian map
   distillation): the map moves with the flow in its second time, d/ds h_{t->s}(x) =
   v_s(h_{t->s}(x)) (the *Lagrangian* condition), with the exact velocity
-  ``Interpolant.velocity`` as the teacher: u = v_s(X) + (t - s) d_s u, one JVP along
-  (0, 1, 0). At s = t its target is the exact velocity. It is the teacher-based reference
-  point for the two direct-training methods above.
+  ``Interpolant.velocity`` as the teacher. With ``teacher_hop = 0`` in its continuous form,
+  u = v_s(X) + (t - s) d_s u, one JVP along (0, 1, 0); with ``teacher_hop = h > 0``
+  integrated over one step: X(t, s, x) = Phi_{r->s}(X(t, r, x)) with r = min(t, s + h) and
+  Phi one Heun step of the exact velocity (``pairs.teacher_step``), so the target is the
+  model's own jump to a time nearer the diagonal, where X(t, t, x) = x is exact, and one
+  short step of the teacher, as in consistency distillation. At s = t either target is the
+  exact velocity. It is the teacher-based reference point for the two above.
 
 The pairs (t, s): two draws of ``time_distribution`` ("uniform" on [0, 1], or "lognormal":
 log(sigma_t / alpha_t) ~ N(p_mean, p_std^2), the logit-normal of the MeanFlow paper for the
@@ -40,36 +44,46 @@ from __future__ import annotations
 import numpy as np
 
 from .flow_maps import FlowMapModel
+from .pairs import teacher_step
 
-__all__ = ["ADAPTIVE_C", "INTERMEDIATES", "FlowMapMethod", "sample_times", "time_pairs", "regression_loss",
+__all__ = ["ADAPTIVE_C", "INTERMEDIATES", "FlowMapMethod", "log_ratio_table", "sample_times", "time_pairs",
+           "regression_loss",
            "MeanFlowBatches", "SelfDistillationBatches", "DistillationBatches"]
 
 ADAPTIVE_C = 1e-3  # the c of MeanFlow's adaptive weight (Geng et al. 2025, Sec. 4.3)
 INTERMEDIATES = ("uniform", "midpoint")  # psd: where u lies between s and t
 
 
-def sample_times(config, schedule, rng, n):
+def log_ratio_table(schedule, n=4097):
+    """(t [n], log(sigma_t / alpha_t) [n]) on a grid of (0, 1): what :func:`sample_times` inverts."""
+    t = np.linspace(0.0, 1.0, n + 2)[1:-1]
+    return t, np.log(schedule.sigma(t)) - np.log(schedule.alpha(t))
+
+
+def sample_times(config, schedule, rng, n, table=None):
     """n times of ``config.time_distribution``: "uniform" on [0, 1] or "lognormal", where
-    log(sigma_t / alpha_t) ~ N(p_mean, p_std^2) (solved for t by bisection: the log-ratio
-    rises from -inf at t = 0 to +inf at t = 1 for every valid schedule). -> [n]"""
+    log(sigma_t / alpha_t) ~ N(p_mean, p_std^2) (the log-ratio rises from -inf at t = 0 to
+    +inf at t = 1 for every valid schedule: solved for t by interpolation in ``table``,
+    :func:`log_ratio_table`, then two Newton steps, d/dt log(sigma / alpha) = sigma'/sigma
+    - alpha'/alpha). -> [n]"""
     if config.time_distribution == "uniform":
         return rng.uniform(0.0, 1.0, n)
     target = config.p_mean + config.p_std * rng.standard_normal(n)
-    low, high = np.zeros(n), np.ones(n)
-    for _ in range(48):  # 2^-48: below float64 resolution of t
-        mid = 0.5 * (low + high)
-        with np.errstate(divide="ignore"):
-            above = np.log(schedule.sigma(mid)) - np.log(schedule.alpha(mid)) > target
-        high, low = np.where(above, mid, high), np.where(above, low, mid)
-    return 0.5 * (low + high)
+    grid, log_ratio = log_ratio_table(schedule) if table is None else table
+    t = np.interp(target, log_ratio, grid)
+    for _ in range(2):
+        g = np.log(schedule.sigma(t)) - np.log(schedule.alpha(t)) - target
+        slope = schedule.d_sigma(t) / schedule.sigma(t) - schedule.d_alpha(t) / schedule.alpha(t)
+        t = np.clip(t - g / slope, grid[0] * 1e-3, 1.0 - (1.0 - grid[-1]) * 1e-3)  # stay inside (0, 1)
+    return t
 
 
-def time_pairs(config, schedule, rng):
+def time_pairs(config, schedule, rng, table=None):
     """(t, s, n_diagonal): config.batch pairs with s <= t, the first n_diagonal of them s = t.
 
-    returns t [B], s [B], int
+    table: :func:`log_ratio_table` of the schedule, for "lognormal" times. returns t [B], s [B], int
     """
-    a, b = sample_times(config, schedule, rng, 2 * config.batch).reshape(2, config.batch)
+    a, b = sample_times(config, schedule, rng, 2 * config.batch, table).reshape(2, config.batch)
     t, s = np.maximum(a, b), np.minimum(a, b)
     n_diagonal = int(round(config.diagonal_share * config.batch))
     s[:n_diagonal] = t[:n_diagonal]
@@ -106,11 +120,12 @@ class _Batches:
 
     def __init__(self, interp, config, model, rng):
         self.interp, self.config, self.model, self.rng = interp, config, model, rng
+        self.table = log_ratio_table(interp.schedule) if config.time_distribution == "lognormal" else None
 
     def draw(self):
         """-> t, s [B], n_diagonal, x_t [B], v_hat [B] (v_hat = alpha'_t x_0 + sigma'_t x_1)"""
         schedule, rng = self.interp.schedule, self.rng
-        t, s, n_diagonal = time_pairs(self.config, schedule, rng)
+        t, s, n_diagonal = time_pairs(self.config, schedule, rng, self.table)
         x_0, x_1 = self.interp.target.sample(rng, t.size), rng.standard_normal(t.size)
         x_t = schedule.alpha(t) * x_0 + schedule.sigma(t) * x_1  # seed eq. 2
         return t, s, n_diagonal, x_t, schedule.d_alpha(t) * x_0 + schedule.d_sigma(t) * x_1
@@ -164,8 +179,22 @@ class DistillationBatches(_Batches):
     """The batches of one "fmd" run and their loss (module docstring)."""
 
     def loss(self, k, params, target, out):
+        if self.config.teacher_hop > 0:
+            return self.hop_loss(params, target, out)
         t, s, _, x_t, _ = self.draw()
         u, u_sg, du_ds, cache = self.online(params, target, t, s, x_t, (0.0, 1.0, 0.0))
         x_s = x_t - (t - s) * u_sg  # X(t, s, x_t), the point the teacher's velocity is taken at
         u_target = self.interp.velocity(s, x_s) + (t - s) * du_ds  # Lagrangian condition
         return regression_loss(self.model, params, cache, u - u_target, self.config.adaptive_p, out)
+
+    def hop_loss(self, params, target, out):
+        """The Lagrangian condition over one teacher hop: X(t, s, x) = Phi_{r->s}(X(t, r, x))."""
+        model = self.model
+        t, s, _, x_t, _ = self.draw()
+        u, cache = model.velocity(params, t, s, x_t)
+        r = np.minimum(t, s + self.config.teacher_hop)  # the model's jump ends here, nearer the diagonal
+        x_r = x_t - (t - r) * model.velocity(target, t, r, x_t)[0]  # X(t, r, x_t); x_t itself when r = t
+        x_s = teacher_step(self.interp, "heun", r, s, x_r)  # one exact-velocity Heun step r -> s
+        gap = t - s  # 0 on the diagonal, where the target is the exact velocity
+        u_target = np.where(gap > 0, (x_t - x_s) / np.where(gap > 0, gap, 1.0), self.interp.velocity(t, x_t))
+        return regression_loss(model, params, cache, u - u_target, self.config.adaptive_p, out)

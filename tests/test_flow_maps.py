@@ -139,6 +139,17 @@ def test_the_exact_map_satisfies_the_lagrangian_identity_that_fmd_imposes():
     assert np.all(np.abs((t - s) * du_ds) > 1e-3)
 
 
+def test_the_teacher_hop_target_of_the_exact_map_is_the_exact_average_velocity():
+    """X(t, s, x) = Phi_{r->s}(X(t, r, x)): with the exact map, only the Heun hop errs, O(h^3)."""
+    from cmtoy.pairs import teacher_step
+
+    t, s, x = np.array([0.9, 0.6, 0.3]), np.array([0.2, 0.1, 0.29]), np.array([0.3, -0.5, 1.0])
+    for hop in (0.05, 0.02):
+        r = np.minimum(t, s + hop)
+        x_s = teacher_step(INTERP, "heun", r, s, INTERP.flow_map(x, t, r))
+        np.testing.assert_allclose((x - x_s) / (t - s), exact_average_velocity(t, s, x), atol=20 * hop**3 / 0.1)
+
+
 # -- the losses --------------------------------------------------------------------------
 
 BATCHES = {"meanflow": MeanFlowBatches, "psd": SelfDistillationBatches, "fmd": DistillationBatches}
@@ -149,9 +160,10 @@ def resolved(method, **kwargs):
     return cmtoy.TrainConfig(**{"method": method, "batch": 12, "mlp": SMALL, "progress": False, **kwargs}).resolved()
 
 
-@pytest.mark.parametrize("method", sorted(BATCHES))
-def test_each_loss_gradient_matches_finite_differences_with_the_target_held(method):
-    config = resolved(method, adaptive_p=0.0)
+@pytest.mark.parametrize("method, options", [("meanflow", {}), ("psd", {}), ("fmd", {"teacher_hop": 0.02}),
+                                             ("fmd", {"teacher_hop": 0.0})])
+def test_each_loss_gradient_matches_finite_differences_with_the_target_held(method, options):
+    config = resolved(method, adaptive_p=0.0, **options)
     model = random_model(seed=13)
     target = model.params.copy()  # the stop-gradient side, held fixed
 
@@ -238,6 +250,10 @@ def test_flow_map_settings_are_validated_and_refused_where_unused():
         cmtoy.TrainConfig(method="meanflow", intermediate="midpoint")
     with pytest.raises(ValueError, match="does not use diagonal_share"):
         cmtoy.TrainConfig(method="ct", diagonal_share=0.5)
+    with pytest.raises(ValueError, match="does not use teacher_hop"):
+        cmtoy.TrainConfig(method="psd", teacher_hop=0.1)
+    with pytest.raises(ValueError, match="teacher_hop"):
+        cmtoy.TrainConfig(method="fmd", teacher_hop=-0.1)
     for method in ("meanflow", "psd", "fmd"):
         assert cmtoy.TrainConfig(method=method).resolved().mlp.n_times == 2
 

@@ -164,4 +164,4 @@ def test_a_method_may_leave_settings_unused_and_they_are_refused_and_not_keyed(m
     with pytest.raises(ValueError, match="method 'toy' does not use n_min"):
         TrainConfig(method="toy", n_min=4)
     assert {"n_min", "n_max", "lr", "ema"}.isdisjoint(cd_unused)
-    assert cd_unused == ("diagonal_share", "adaptive_p", "intermediate")
+    assert cd_unused == ("diagonal_share", "adaptive_p", "intermediate", "teacher_hop")
