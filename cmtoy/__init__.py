@@ -21,10 +21,12 @@ The modules, in reading order (one concept each; data flows down the list):
 ``consistency``             f_theta = c_skip x + c_out F_theta; the exact model; losses
 ``pairs``                   what a training step learns from: grid, curriculum, batches
 ``continuous``              sct and scd: the tangent d/dt f in TrigFlow coordinates, stabilisers
+``flow_maps``               ``FlowMapModel`` X_theta(t, s, x) with X_theta(t, t, x) = x
+``flow_map_losses``         how a flow map learns: MeanFlow, self-distillation, distillation
 ``training``                ``TrainConfig`` and ``train``, one loop for every method
 ``reference``               the seeded model the documentation's figures show
-``sampling``                one-step and multistep sampling
-``metrics``                 exact W1, flow-map error, induction error, CT fixed point
+``sampling``                one-step and multistep sampling, flow-map composition
+``metrics``                 exact W1, flow-map errors (one and two times), induction error, CT fixed point
 ``gradient_bias``           sct's gradient is unbiased, discrete ct's is not: measured
 ``cli``                     ``python -m cmtoy figures`` / ``train``
 ``viz``                     everything that draws (matplotlib) or wires sliders (ipywidgets)
@@ -40,8 +42,9 @@ import sys
 
 from .checkpoint import CheckpointError
 from .consistency import ConsistencyModel, ExactModel, load_model
+from .flow_maps import FlowMapModel
 from .interpolant import Interpolant
-from .metrics import flow_map_error, induction_error, wasserstein1
+from .metrics import flow_map_error, induction_error, two_time_error, two_time_error_grid, wasserstein1
 from .mlp import MLPConfig
 from .optim import LRSchedule
 from .sampling import sample
@@ -63,6 +66,7 @@ __all__ = [
     "CheckpointError",
     "ConsistencyModel",
     "ExactModel",
+    "FlowMapModel",
     "load_model",
     "TrainConfig",
     "METHODS",
@@ -70,6 +74,8 @@ __all__ = [
     "sample",
     "wasserstein1",
     "flow_map_error",
+    "two_time_error",
+    "two_time_error_grid",
     "induction_error",
 ]
 

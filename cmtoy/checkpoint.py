@@ -20,7 +20,6 @@ finite; every failure is a :class:`CheckpointError` naming the file and the prob
 
 from __future__ import annotations
 
-import dataclasses
 import glob
 import json
 import math
@@ -223,7 +222,7 @@ def save_params(path, params, meta=None):
     meta = {} if meta is None else dict(meta)
     if _CONFIG_KEY in meta:
         raise ValueError(f"save_params: meta key {_CONFIG_KEY!r} is reserved for the network config")
-    meta[_CONFIG_KEY] = dataclasses.asdict(params.config)
+    meta[_CONFIG_KEY] = params.config.describe()
     save_checkpoint(path, {"params": params.flat}, meta)
 
 

@@ -93,7 +93,7 @@ def add_figures_command(subparsers):
 
 
 def run_figures(args):
-    from .viz.figures import FIGURES, needs_model, write_figures  # matplotlib loads only for this command
+    from .viz.figures import FIGURES, needs_flow_map, needs_model, write_figures  # matplotlib loads only for this command
 
     if args.list and (args.only or args.retrain):  # say so rather than ignore them
         print(f"cmtoy figures: --list lists every figure and writes nothing; drop "
@@ -109,7 +109,7 @@ def run_figures(args):
         for name in FIGURES:
             print(f"  {name}", file=sys.stderr)
         return 2
-    if args.retrain and not needs_model(args.only):
+    if args.retrain and not (needs_model(args.only) or needs_flow_map(args.only)):
         print("cmtoy figures: --retrain has no effect: none of the figures asked for shows the "
               "trained model", file=sys.stderr)
         return 2
@@ -122,6 +122,11 @@ def run_figures(args):
             interp = Interpolant(SEED_MIXTURE, "linear")
             model, history = reference_model(interp, Path(args.out) / REFERENCE_FILE, retrain=args.retrain, log=print)
             learned = dict(model=model, history=history)
+        if needs_flow_map(args.only):
+            from .reference import FLOW_MAP_FILE, FLOW_MAP_TRAINING, reference_model
+
+            learned["flow_map"] = reference_model(Interpolant(SEED_MIXTURE, "linear"), Path(args.out) / FLOW_MAP_FILE,
+                                                  training=FLOW_MAP_TRAINING, retrain=args.retrain, log=print)[0]
         write_figures(args.out, args.only, log=print, **learned)
     except OSError as error:
         where = error.filename or args.out

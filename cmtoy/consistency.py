@@ -35,7 +35,7 @@ from .validation import finite_array, real, unit_times
 
 __all__ = [
     "ConsistencyModel", "ExactModel", "scalings", "distance", "DISTANCES", "HUBER_C", "WEIGHTINGS", "loss_weight",
-    "consistency_loss", "load_model",
+    "consistency_loss", "load_model", "LearnedModel", "MODEL_FORMATS",
 ]
 
 DISTANCES = ("squared", "pseudo_huber")  # the kinds that :func:`distance` knows
@@ -63,8 +63,10 @@ def scalings(schedule, sigma_d, t):
     return c_skip, c_out, c_in
 
 
-class ConsistencyModel:
-    """f_theta(t, x) = c_skip(t) x + c_out(t) F_theta(t, c_in(t) x), F_theta an MLP.
+class LearnedModel:
+    """What every learned model of cmtoy holds: a schedule, the data's sigma_d and one
+    network's weights, which it can swap, describe and save. Subclasses set FORMAT (the
+    saved "format", see :func:`load_model`) and N_TIMES (the network's time inputs).
 
     Parameters
     ----------
@@ -76,25 +78,58 @@ class ConsistencyModel:
         use ``with_params`` to swap).
     """
 
+    FORMAT = N_TIMES = None
+
     def __init__(self, schedule, sigma_d, params):
         sigma_d = real("sigma_d", sigma_d, low=0.0, low_open=True)
         if not isinstance(params, mlp.Params):
             raise TypeError(f"params must be cmtoy.mlp.Params, got {type(params).__name__}")
+        if params.config.n_times != self.N_TIMES:
+            raise ValueError(f"a {type(self).__name__} needs a network of {'one time' if self.N_TIMES == 1 else 'two times'}, "
+                             f"MLPConfig(n_times={self.N_TIMES}); got n_times={params.config.n_times}")
         self.schedule = make_schedule(schedule)
         self.sigma_d = sigma_d
         self.params = params
 
     @classmethod
     def initialise(cls, interp, config, rng):
-        """A freshly initialised model for an interpolant. rng: numpy.random.Generator"""
+        """A freshly initialised model for an interpolant. config: MLPConfig; rng: numpy.random.Generator"""
         return cls(interp.schedule, np.sqrt(interp.target.var), mlp.init_params(config, rng))
 
     def with_params(self, params):
         """The same model with other network weights (no copy of params)."""
-        return ConsistencyModel(self.schedule, self.sigma_d, params)
+        return type(self)(self.schedule, self.sigma_d, params)
 
     def __repr__(self):
-        return f"ConsistencyModel({self.schedule!r}, sigma_d={self.sigma_d:.4g}, {self.params.config!r})"
+        return f"{type(self).__name__}({self.schedule!r}, sigma_d={self.sigma_d:.4g}, {self.params.config!r})"
+
+    def save(self, path, extra=None):
+        """Save to an .npz file (no pickle): weights plus JSON metadata; :func:`load_model` reads it.
+
+        extra : dict, optional JSON-serialisable metadata stored alongside (e.g. the
+        training config and final metrics).
+        """
+        meta = {
+            "format": self.FORMAT,
+            "format_version": FORMAT_VERSION,
+            "schedule": self.schedule.name,
+            "sigma_d": self.sigma_d,
+            "extra": extra or {},
+        }
+        json.dumps(meta)  # fail before writing anything if meta is not serialisable
+        if meta["schedule"] not in SCHEDULES:
+            raise ValueError(f"only the named schedules can be saved, got {self.schedule!r}")
+        save_params(path, self.params, meta)
+
+
+class ConsistencyModel(LearnedModel):
+    """f_theta(t, x) = c_skip(t) x + c_out(t) F_theta(t, c_in(t) x), F_theta an MLP.
+
+    Parameters: see :class:`LearnedModel` (a network of one time).
+    """
+
+    FORMAT = "cmtoy.ConsistencyModel"  # the "format" of its saved metadata (see load_model)
+    N_TIMES = 1
 
     # -- forward / backward ------------------------------------------------------------
 
@@ -142,45 +177,31 @@ class ConsistencyModel:
             out[i : i + _CHUNK] = self.forward(self.params, t[i : i + _CHUNK], x[i : i + _CHUNK])[0]
         return out.reshape(shape)
 
-    # -- persistence ---------------------------------------------------------------------
 
-    def save(self, path, extra=None):
-        """Save to an .npz file (no pickle): weights plus JSON metadata.
-
-        extra : dict, optional JSON-serialisable metadata stored alongside (e.g. the
-        training config and final metrics).
-        """
-        meta = {
-            "format": "cmtoy.ConsistencyModel",
-            "format_version": FORMAT_VERSION,
-            "schedule": self.schedule.name,
-            "sigma_d": self.sigma_d,
-            "extra": extra or {},
-        }
-        json.dumps(meta)  # fail before writing anything if meta is not serialisable
-        if meta["schedule"] not in SCHEDULES:
-            raise ValueError(f"only the named schedules can be saved, got {self.schedule!r}")
-        save_params(path, self.params, meta)
+# the saved "format" -> the class built from (schedule, sigma_d, params); cmtoy.flow_maps
+# adds the two-time FlowMapModel (it imports this module, so this module cannot import it)
+MODEL_FORMATS = {ConsistencyModel.FORMAT: ConsistencyModel}
 
 
 def load_model(path):
-    """Load a model written by :meth:`ConsistencyModel.save`. returns ConsistencyModel
+    """Load a model written by :meth:`LearnedModel.save`: a ConsistencyModel or a FlowMapModel.
 
-    Raises FileNotFoundError if there is no such file and CheckpointError (a ValueError)
+    returns the model of the file's "format" (:data:`MODEL_FORMATS`). Raises
+    FileNotFoundError if there is no such file and CheckpointError (a ValueError)
     naming the file and the problem for anything else: not a model, a missing or
     invalid metadata field, weights that do not fit or are not finite.
     """
     params, meta = load_params(path)
-    if meta.get("format") != "cmtoy.ConsistencyModel" or meta.get("format_version") != FORMAT_VERSION:
+    if meta.get("format") not in MODEL_FORMATS or meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
-            path, f"not a cmtoy model of format version {FORMAT_VERSION} "
+            path, f"not a cmtoy model ({' or '.join(MODEL_FORMATS)}) of format version {FORMAT_VERSION} "
             f"(found format={meta.get('format')!r}, version={meta.get('format_version')!r})"
         )
     missing = [key for key in ("schedule", "sigma_d") if key not in meta]
     if missing:
         raise CheckpointError(path, f"model metadata lacks {', '.join(missing)}")
     try:
-        return ConsistencyModel(meta["schedule"], meta["sigma_d"], params)
+        return MODEL_FORMATS[meta["format"]](meta["schedule"], meta["sigma_d"], params)
     except (TypeError, ValueError) as error:
         raise CheckpointError(path, f"invalid model metadata: {error}") from error
 
@@ -210,6 +231,10 @@ class ExactModel:
     def __call__(self, t, x):
         """f*(t, x). t, x: broadcastable -> [*batch]"""
         return self.interp.flow_map(x, t, 0.0)
+
+    def flow_map(self, x, t, s):
+        """The exact flow map h_{t->s}(x), as a two-time model's ``flow_map``. x, t, s: broadcastable"""
+        return self.interp.flow_map(x, t, s)
 
     def forward(self, params, t, x, terms=None):
         """(f*(t, x) [B], None): the signature of :meth:`ConsistencyModel.forward`."""

@@ -9,17 +9,27 @@ units, and a linear output unit::
     z_l = h_l W_l + b_l,   h_{l+1} = act(z_l)             l = 0 .. depth - 1
     out = h_depth W_depth + b_depth                       one scalar per sample
 
+A flow map X_theta(t, s, x) (:mod:`cmtoy.flow_maps`) needs a network of two times,
+``MLPConfig(n_times=2)``, F_theta(t, s, x): the same layers on the embedding of both times,
+
+    h_0 = [x, t, s, sin(omega_k t), cos(omega_k t), sin(omega_k s), cos(omega_k s)]
+
+and every function below takes the second time as the keyword ``s`` (and its tangent as
+``d_s``). With the default ``n_times=1`` nothing changes: the same columns, the same
+numbers, so networks saved before load and compute bit for bit as they did.
+
 Three pure functions read one flat parameter buffer and never store state:
 
 - :func:`forward` returns ``(out, cache)``; :func:`backward` takes the cache and
   ``d_out = dL/d out`` and returns ``dL/d theta`` laid out exactly like the parameters
   (reverse mode: it mirrors the forward pass line by line, in reverse).
-- :func:`jvp` pushes a tangent ``(d_t, d_x)`` of the inputs through the same layers
-  (forward mode) and returns ``dF = dF/dt d_t + dF/dx d_x``: the derivative needed by
-  continuous-time consistency losses (Song et al. 2023, Sec. 5) and by change-of-variables
+- :func:`jvp` pushes a tangent ``(d_t, d_x)`` (two times: ``(d_t, d_s, d_x)``) of the inputs
+  through the same layers (forward mode) and returns ``dF = dF/dt d_t + dF/dx d_x``: the
+  derivative needed by continuous-time consistency losses (Song et al. 2023, Sec. 5), by
+  MeanFlow's identity (Geng et al. 2025, arXiv 2505.13447) and by change-of-variables
   densities ``p(f(x)) |df/dx|``.
 
-Shapes: ``t, x: [*batch]`` (broadcast together, flattened to ``[B]`` inside);
+Shapes: ``t, s, x: [*batch]`` (broadcast together, flattened to ``[B]`` inside);
 ``h_l: [B, fan_in]``, ``W_l: [fan_in, fan_out]``, ``b_l: [fan_out]``.
 
 Precision: float64 by default (every derivative is checked against finite differences in
@@ -32,6 +42,7 @@ accepted in any float dtype and cast once.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,17 +65,27 @@ class MLPConfig:
     activation: str = "silu"  # "silu" (x sigmoid(x), Elfwing et al. 2018) or "tanh"
     n_fourier: int = 16  # time features sin(k pi t), cos(k pi t) for k = 1 .. n_fourier (>= 0)
     dtype: str = "float64"  # precision of the parameters and the layers: "float64" or "float32"
+    n_times: int = 1  # time inputs: 1 for F(t, x), 2 for a flow map's F(t, s, x)
 
     def __post_init__(self):
-        for name, low in (("width", 1), ("depth", 1), ("n_fourier", 0)):
-            object.__setattr__(self, name, integer(f"MLPConfig.{name}", getattr(self, name), low))
+        for name, low, high in (("width", 1, None), ("depth", 1, None), ("n_fourier", 0, None), ("n_times", 1, 2)):
+            object.__setattr__(self, name, integer(f"MLPConfig.{name}", getattr(self, name), low, high))
         choice("MLPConfig.activation", self.activation, ACTIVATIONS)
         choice("MLPConfig.dtype", self.dtype, DTYPES)
 
     @property
     def n_inputs(self):
-        """Width of the input layer: x, t and 2 n_fourier time features."""
-        return 2 + 2 * self.n_fourier
+        """Width of the input layer: x, then per time the time and its 2 n_fourier features."""
+        return 1 + self.n_times * (1 + 2 * self.n_fourier)
+
+    def describe(self):
+        """The fields as a dict, without ``n_times`` when it is 1: a one-time network is
+        described as it was before networks had a second time, so saved models and the
+        reference model's training key (:func:`cmtoy.reference.training_key`) stay valid."""
+        fields = dataclasses.asdict(self)
+        if self.n_times == 1:
+            del fields["n_times"]
+        return fields
 
     def layer_shapes(self):
         """[(fan_in, fan_out)] of the depth + 1 affine layers, input to output."""
@@ -198,18 +219,23 @@ def _batch(*arrays):
     return [a.reshape(-1) for a in arrays], arrays[0].shape
 
 
-def _embed(t, x, n):
-    """h_0 = [x, t, sin(k pi t), cos(k pi t)] for k = 1..n. t, x: [B] -> [B, 2 + 2n]
+def _times(config, t, s):
+    """The time inputs of a network as a list [t] or [t, s], refusing a missing or extra s."""
+    if (s is None) != (config.n_times == 1):
+        given = "no s" if s is None else "an s"
+        raise ValueError(f"a network with n_times={config.n_times} needs "
+                         f"{'exactly one time t' if config.n_times == 1 else 'two times t and s'}; got {given}")
+    return [t] if s is None else [t, s]
+
+
+def _harmonics(t, n):
+    """(sin(k pi t), cos(k pi t)) for k = 1..n, each [B, n], in float64.
 
     The harmonics come from de Moivre's formula e^{i k pi t} = (e^{i pi t})^k: one complex
     exponential per sample, then products e^{i (j + m) pi t} = e^{i j pi t} e^{i m pi t}
     that double the range of known k at each pass: cheaper than 2n sin/cos calls per
     sample, and as accurate (the phase error of k pi t grows like k either way).
     """
-    h_0 = np.empty((t.size, 2 + 2 * n))
-    h_0[:, 0], h_0[:, 1] = x, t
-    if n == 0:
-        return h_0
     e = np.empty((n, t.size), dtype=np.complex128)  # e[k - 1] = e^{i k pi t}
     e[0] = np.exp(1j * np.pi * t)
     m = 1  # e[:m] are known
@@ -217,66 +243,94 @@ def _embed(t, x, n):
         new = min(m, n - m)
         np.multiply(e[:new], e[m - 1], out=e[m : m + new])  # k = j + m for j = 1..new
         m += new
-    h_0[:, 2 : 2 + n] = e.imag.T  # sin(k pi t)
-    h_0[:, 2 + n :] = e.real.T  # cos(k pi t)
-    return h_0
+    return e.imag.T, e.real.T
 
 
-def _embed_float32(t, x, n):
-    """:func:`_embed` in single precision, for float32 networks. t, x: [B] -> [B, 2 + 2n] float32
+def _harmonics_float32(t, n):
+    """(sin(k pi t), cos(k pi t)) for k = 1..n, each [B, n], in float32.
 
     The phases k t are reduced modulo 2 in float64 first, so that the float32 angles
     pi (k t mod 2) lie in [0, 2 pi) and carry no more error than float32 inputs do; float32
-    sin and cos are vectorised, which makes this faster than :func:`_embed`.
+    sin and cos are vectorised, which makes this faster than :func:`_harmonics`.
     """
-    h_0 = np.empty((t.size, 2 + 2 * n), dtype=np.float32)
-    h_0[:, 0], h_0[:, 1] = x, t
     phase = np.multiply.outer(t, np.arange(1.0, n + 1.0))  # k t   (B, n)
     phase -= 2.0 * np.floor(0.5 * phase)  # k t mod 2
     angle = (np.pi * phase).astype(np.float32)
-    np.sin(angle, out=h_0[:, 2 : 2 + n])
-    np.cos(angle, out=h_0[:, 2 + n :])
+    return np.sin(angle), np.cos(angle)
+
+
+def _embed_times(times, x, n, dtype):
+    """h_0 = [x, t, (s), sin(k pi t), cos(k pi t), (sin(k pi s), cos(k pi s))], k = 1..n.
+
+    times: [t] or [t, s], each [B]; x: [B] -> [B, 1 + len(times) (1 + 2n)] of dtype
+    """
+    m = len(times)
+    h_0 = np.empty((x.size, 1 + m * (1 + 2 * n)), dtype=dtype)
+    h_0[:, 0] = x
+    for j, t in enumerate(times):
+        h_0[:, 1 + j] = t
+        if n == 0:
+            continue
+        first = 1 + m + 2 * n * j  # the sin block of time j, then its cos block
+        harmonics = _harmonics_float32 if dtype == np.float32 else _harmonics
+        h_0[:, first : first + n], h_0[:, first + n : first + 2 * n] = harmonics(t, n)
     return h_0
 
 
-def _features(params, t, x, time_features=None):
-    """The network input h_0 in the network's precision. t, x: [B] -> [B, n_inputs]
+def _embed(t, x, n, s=None):
+    """h_0 of a float64 network. t, x, s: [B] -> [B, n_inputs] (see :func:`_embed_times`)"""
+    return _embed_times([t] if s is None else [t, s], x, n, np.float64)
 
-    time_features: optional [B, 2 n_fourier], the columns of h_0 after x and t, computed
-    beforehand for these t (see :func:`time_features`).
+
+def _embed_float32(t, x, n, s=None):
+    """:func:`_embed` in single precision, for float32 networks. -> [B, n_inputs] float32"""
+    return _embed_times([t] if s is None else [t, s], x, n, np.float32)
+
+
+def _features(params, times, x, time_features=None):
+    """The network input h_0 in the network's precision. times: [t] or [t, s], x: [B] -> [B, n_inputs]
+
+    time_features: optional [B, n_times 2 n_fourier], the columns of h_0 after x and the
+    times, computed beforehand for these times (see :func:`time_features`).
     """
     if time_features is not None:
-        h_0 = np.empty((t.size, params.config.n_inputs), dtype=params.flat.dtype)
-        h_0[:, 0], h_0[:, 1] = x, t
-        h_0[:, 2:] = time_features
+        m = len(times)
+        h_0 = np.empty((x.size, params.config.n_inputs), dtype=params.flat.dtype)
+        h_0[:, 0] = x
+        for j, t in enumerate(times):
+            h_0[:, 1 + j] = t
+        h_0[:, 1 + m :] = time_features
         return h_0
-    if params.flat.dtype == np.float32:
-        return _embed_float32(t, x, params.config.n_fourier)
-    return _embed(t, x, params.config.n_fourier)
+    return _embed_times(times, x, params.config.n_fourier, params.flat.dtype.type)
 
 
-def time_features(params, t):
-    """The time columns of the network input, [sin(k pi t), cos(k pi t)], for reuse.
+def time_features(params, t, s=None):
+    """The time columns of the network input, [sin(k pi t), cos(k pi t)(, the same of s)], for reuse.
 
     A training loop whose times come from a fixed grid computes them once per grid point
     and passes rows of them to :func:`forward`; the network sees the same values.
-    params: Params (for n_fourier and the precision); t: [T] -> [T, 2 n_fourier]
+    params: Params (for n_fourier and the precision); t, s: [T] -> [T, n_times 2 n_fourier]
     """
-    (t,), _ = _batch(t)
-    return _features(params, t, np.zeros_like(t))[:, 2:]
+    arrays, _ = _batch(t) if s is None else _batch(t, s)
+    times = _times(params.config, arrays[0], None if s is None else arrays[1])
+    return _features(params, times, np.zeros_like(arrays[0]))[:, 1 + len(times) :]
 
 
-def forward(params, t, x, time_features=None):
-    """F_theta(t, x) and the cache that :func:`backward` needs.
+def forward(params, t, x, time_features=None, s=None):
+    """F_theta(t, x) (two times: F_theta(t, s, x)) and the cache that :func:`backward` needs.
 
-    params: Params; t: [*batch]; x: [*batch] (already input-scaled by the caller)
-    time_features: optional [B, 2 n_fourier] from :func:`time_features` for these t (flattened)
+    params: Params; t: [*batch]; x: [*batch] (already input-scaled by the caller);
+    s: [*batch], the second time, given exactly when ``params.config.n_times == 2``
+    time_features: optional [B, n_times 2 n_fourier] from :func:`time_features` for these times (flattened)
     returns out: [*batch], cache = (hs, auxs): the input h_l of every layer and what each
     activation saved for its derivative (sigmoid(z) for SiLU, tanh(z) for tanh)
     """
     act = _ACT[params.config.activation][0]
-    (t, x), shape = _batch(t, x)
-    h = _features(params, t, x, time_features)  # (B, n_inputs)
+    if s is None:
+        (t, x), shape = _batch(t, x)
+    else:
+        (t, x, s), shape = _batch(t, x, s)
+    h = _features(params, _times(params.config, t, s), x, time_features)  # (B, n_inputs)
     hs, auxs = [h], []
     for W, b in zip(params.W[:-1], params.b[:-1]):
         z = h @ W  # (B, width)
@@ -315,34 +369,54 @@ def backward(params, cache, d_out, out=None):
     return grads
 
 
-def jvp(params, t, x, d_t, d_x):
+def jvp(params, t, x, d_t, d_x, s=None, d_s=None, return_cache=False):
     """Forward-mode derivative: F_theta(t, x) and dF = dF/dt d_t + dF/dx d_x.
 
-    Every line of :func:`forward` is followed by its tangent line ``dot_<name>``.
-    params: Params; t, x, d_t, d_x: [*batch] (broadcast together)
-    returns out: [*batch], d_out: [*batch]
+    Every line of :func:`forward` is followed by its tangent line ``dot_<name>``. A two-time
+    network (``n_times=2``) takes ``s`` and its tangent ``d_s`` (default 0) as well:
+    dF = dF/dt d_t + dF/ds d_s + dF/dx d_x, e.g. MeanFlow's total derivative along the flow,
+    d_t = 1, d_s = 0, d_x = v (Geng et al. 2025, arXiv 2505.13447, eq. 8).
+    params: Params; t, x, d_t, d_x, s, d_s: [*batch] (broadcast together)
+    return_cache: also return the cache of :func:`forward` at (t, s, x) (the same values), so
+    that a loss that needs F, its tangent and its gradient runs the layers once
+    returns out: [*batch], d_out: [*batch] (and the cache)
     """
     act, d_act = _ACT[params.config.activation]
-    (t, x, d_t, d_x), shape = _batch(t, x, d_t, d_x)
-    n = params.config.n_fourier
-    h = _features(params, t, x)  # (B, n_inputs)
+    if s is None:
+        (t, x, d_t, d_x), shape = _batch(t, x, d_t, d_x)
+        tangents = [d_t]
+    else:
+        (t, x, d_t, d_x, s, d_s), shape = _batch(t, x, d_t, d_x, s, 0.0 if d_s is None else d_s)
+        tangents = [d_t, d_s]
+    times = _times(params.config, t, s)
+    m, n = len(times), params.config.n_fourier
+    h = _features(params, times, x)  # (B, n_inputs)
     dot_h = np.empty_like(h)
-    dot_h[:, 0], dot_h[:, 1] = d_x, d_t
-    omega_d_t = np.multiply.outer(d_t, np.pi * np.arange(1, n + 1))  # omega_k d_t  (B, n)
-    dot_h[:, 2 : 2 + n] = h[:, 2 + n :] * omega_d_t  # d sin(omega t) = cos(omega t) omega dt
-    dot_h[:, 2 + n :] = -h[:, 2 : 2 + n] * omega_d_t  # d cos(omega t) = -sin(omega t) omega dt
+    dot_h[:, 0] = d_x
+    omega = np.pi * np.arange(1, n + 1)
+    for j, d_time in enumerate(tangents):
+        dot_h[:, 1 + j] = d_time
+        sin, cos = (slice(1 + m + 2 * n * j + i * n, 1 + m + 2 * n * j + (i + 1) * n) for i in (0, 1))
+        omega_d_t = np.multiply.outer(d_time, omega)  # omega_k d_t  (B, n)
+        dot_h[:, sin] = h[:, cos] * omega_d_t  # d sin(omega t) = cos(omega t) omega dt
+        dot_h[:, cos] = -h[:, sin] * omega_d_t  # d cos(omega t) = -sin(omega t) omega dt
+    hs, auxs = [h], []
     for W, b in zip(params.W[:-1], params.b[:-1]):
         z = h @ W + b
         dot_z = dot_h @ W  # the bias is constant
         h, aux = act(z)
         dot_h = d_act(h, aux) * dot_z  # dot a = act'(z) dot z
+        hs.append(h)
+        auxs.append(aux)
     out = h @ params.W[-1] + params.b[-1]
     dot_out = dot_h @ params.W[-1]
+    if return_cache:
+        return out.reshape(shape), dot_out.reshape(shape), (hs, auxs)
     return out.reshape(shape), dot_out.reshape(shape)
 
 
 def input_grads(params, t, x):
-    """F_theta(t, x) and its partial derivatives dF/dt, dF/dx (two JVPs).
+    """F_theta(t, x) and its partial derivatives dF/dt, dF/dx (two JVPs) of a one-time network.
 
     params: Params; t, x: [*batch]
     returns out, dF_dt, dF_dx: each [*batch]

@@ -18,11 +18,16 @@ from .checkpoint import load_checkpoint
 from .consistency import load_model
 from .training import TrainConfig, train
 
-__all__ = ["REFERENCE_TRAINING", "REFERENCE_FILE", "reference_model", "compact_history", "training_key"]
+__all__ = ["REFERENCE_TRAINING", "REFERENCE_FILE", "FLOW_MAP_TRAINING", "FLOW_MAP_FILE", "reference_model",
+           "compact_history", "training_key"]
 
 # The seeded run the documentation's learned-model figures show (cmtoy.TrainConfig fields).
 REFERENCE_TRAINING = dict(method="cd", steps=16_000, seed=0, eval_every=1_000)
 REFERENCE_FILE = "reference_model.npz"  # its cache, next to the figures
+# The seeded flow map the flow-map figures show (cmtoy.viz.flow_map_figures): psd, which
+# needs no JVP, shortened from its default so that the figures build quickly from scratch
+FLOW_MAP_TRAINING = dict(method="psd", steps=15_000, seed=0)
+FLOW_MAP_FILE = "flow_map_model.npz"  # its cache, next to the figures
 
 
 def compact_history(history, block=100):
@@ -46,7 +51,10 @@ def training_key(config):
     """What identifies a training run: every resolved setting of ``config`` that its method
     uses (:meth:`TrainConfig.unused`), but the progress bar."""
     skip = {"progress", *config.unused()}
-    return {k: v for k, v in dataclasses.asdict(config.resolved()).items() if k not in skip}
+    resolved = config.resolved()
+    key = {k: v for k, v in dataclasses.asdict(resolved).items() if k not in skip}
+    key["mlp"] = resolved.mlp.describe()  # a one-time network as described before two-time ones existed
+    return key
 
 
 def reference_model(interp, path, *, training=None, retrain=False, log=None):

@@ -1,10 +1,15 @@
-"""One-step and multistep sampling from a consistency model.
+"""One-step and multistep sampling from a consistency model or a flow map.
 
 One step (Song et al. 2023, arXiv 2303.01469, Sec. 3): draw x_1 ~ N(0, 1) and return
 f_theta(1, x_1). Multistep (ibid., Alg. 1): for each further time t of a decreasing
 sequence, re-noise the current estimate of x_0 along the interpolant,
 x_t = alpha_t x_0 + sigma_t z with fresh z ~ N(0, 1) (seed eq. 2), and map it back
 with x_0 = f_theta(t, x_t).
+
+A two-time flow map X_theta(t, s, x) (:mod:`cmtoy.flow_maps`) can instead follow one flow
+line deterministically, x <- X_theta(t_i, t_{i+1}, x) down to t = 0 (``chain="compose"``;
+Boffi et al. 2024, arXiv 2406.07507): no fresh noise, so with the exact map every number
+of steps gives the exact sample, and a learned map's error is what the steps add up.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import numpy as np
 
 from .validation import check_rng, count, real_array
 
-__all__ = ["sample", "check_sampling_times"]
+__all__ = ["sample", "check_sampling_times", "CHAINS"]
+
+CHAINS = ("renoise", "compose")  # how the steps of multistep sampling connect
 
 
 def check_sampling_times(times):
@@ -40,7 +47,7 @@ def check_sampling_times(times):
     return ts
 
 
-def sample(model, rng, n, times=(1.0,), return_path=False):
+def sample(model, rng, n, times=(1.0,), return_path=False, chain="renoise"):
     """Draw n samples of x_0 with a consistency model in len(times) network evaluations.
 
     Parameters
@@ -54,17 +61,33 @@ def sample(model, rng, n, times=(1.0,), return_path=False):
         (1.0, 0.5) two steps, as in Song et al. 2023, Alg. 1.
     return_path : bool
         Also return the estimate of x_0 after every step.
+    chain : "renoise" or "compose"
+        "renoise": Song et al.'s chain above. "compose": x <- model.flow_map(x, t_i, t_{i+1})
+        from x_1 through the times and then to 0, for models with a ``flow_map`` (a
+        FlowMapModel; also ``cmtoy.ExactModel``); the same noise x_1 as "renoise".
 
     Returns
     -------
     samples : [n]
-    path : [m, n], only if ``return_path``; path[-1] is ``samples``.
+    path : [m, n], only if ``return_path``; path[-1] is ``samples``. With "compose", path[i]
+        is x after step i, at time times[i + 1] (0 after the last).
     """
     n = count("n", n)  # n = 0 gives an empty array, as numpy does
     check_rng(rng)
     ts = check_sampling_times(times)
     if not callable(model) or not hasattr(model, "schedule"):
         raise TypeError(f"model must be a callable with a schedule (a ConsistencyModel), got {type(model).__name__}")
+    if chain not in CHAINS:
+        raise ValueError(f"unknown chain {chain!r}; choose one of {CHAINS}")
+    if chain == "compose":
+        if not callable(getattr(model, "flow_map", None)):
+            raise ValueError(f"chain='compose' needs a two-time model with flow_map(x, t, s) (a cmtoy.flow_maps."
+                             f"FlowMapModel), got {type(model).__name__}; for it use chain='renoise'")
+        x, path = rng.standard_normal(n), []
+        for t, s in zip(ts, [*ts[1:], 0.0]):
+            x = model.flow_map(x, np.full(n, t), np.full(n, s))  # one jump along the flow
+            path.append(x)
+        return (x, np.stack(path)) if return_path else x
     schedule = model.schedule
     x_0 = model(np.ones(n), rng.standard_normal(n))  # f(1, x_1): alpha_1 = 0, sigma_1 = 1
     path = [x_0]

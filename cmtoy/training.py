@@ -48,6 +48,7 @@ from tqdm.auto import tqdm
 from . import optim
 from .consistency import DISTANCES, HUBER_C, WEIGHTINGS
 from .continuous import PARAMETRISATIONS, ContinuousMethod
+from .flow_map_losses import INTERMEDIATES, DistillationBatches, FlowMapMethod, MeanFlowBatches, SelfDistillationBatches
 from .interpolant import Interpolant
 from .metrics import flow_map_error, wasserstein1
 from .mlp import MLPConfig
@@ -58,6 +59,7 @@ from .validation import choice, flag, integer, real
 __all__ = ["TrainConfig", "train", "METHODS"]
 
 _FLOAT32 = MLPConfig(dtype="float32")
+_FLOW_MAP_NET = MLPConfig(dtype="float32", n_times=2, n_fourier=4)  # a network of (t, s, x)
 # method name -> the method: its defaults and what draws its batches (see pairs.GridMethod).
 # A new method is one more entry; the loop in train() stays as it is. A float warmup in
 # the defaults (and a float tangent_warmup) is a fraction of the steps, resolved to a number of steps.
@@ -91,6 +93,21 @@ METHODS = {
         steps=40_000, lr=1.5e-3, warmup=500, ema=0.0, time_distribution="lognormal", p_mean=-1.0, p_std=1.4,
         parametrisation="angle", tangent_norm=0.0, tangent_warmup=0.125, adaptive_weight=False,
         sampling="qmc", mlp=MLPConfig(n_fourier=4, dtype="float32"))),
+    # flow maps X(t, s, x) (cmtoy.flow_map_losses): uniform times reach t = 1, where the
+    # one-step map lives; a learning-rate decay to 0; MeanFlow's adaptive weight off; few
+    # time features for the JVP methods, whose targets hold the network's t- or s-derivative
+    # (k pi for the k-th feature) (the ablation: benchmarks/bench_flow_maps.py)
+    "meanflow": FlowMapMethod(MeanFlowBatches, dict(
+        steps=45_000, lr=1e-3, warmup=500, ema=0.0, time_distribution="uniform", p_mean=-1.1, p_std=2.0, diagonal_share=0.5,
+        adaptive_p=0.0, mlp=_FLOW_MAP_NET)),
+    "psd": FlowMapMethod(SelfDistillationBatches, dict(
+        steps=30_000, lr=3e-3, warmup=500, ema=0.0, time_distribution="uniform", p_mean=-1.1, p_std=2.0, diagonal_share=0.5,
+        adaptive_p=0.0, intermediate="uniform", mlp=dataclasses.replace(_FLOW_MAP_NET, n_fourier=8))),
+    # fmd's continuous (JVP) Lagrangian target feeds the network's own s-derivative back
+    # and trains erratically; one exact-velocity Heun hop of 0.02 does not
+    "fmd": FlowMapMethod(DistillationBatches, dict(
+        steps=20_000, lr=3e-3, warmup=500, ema=0.0, time_distribution="uniform", p_mean=-1.1, p_std=2.0, diagonal_share=0.5,
+        adaptive_p=0.0, teacher_hop=0.02, mlp=_FLOW_MAP_NET)),
 }
 
 
@@ -98,7 +115,7 @@ METHODS = {
 class TrainConfig:
     """All training settings. None means "the method's default": see :meth:`resolved`."""
 
-    method: str = "ct"  # a key of METHODS: "ct", "cd" or "ict"
+    method: str = "ct"  # a key of METHODS: "ct", "cd", "ict"; flow maps "meanflow", "psd", "fmd"
     steps: int | None = None  # optimiser steps K (None: the method's)
     batch: int = 256  # pairs per optimiser step
     seed: int = 0  # seeds the weights, the data and the noise: same seed, same model
@@ -125,6 +142,10 @@ class TrainConfig:
     tangent_norm: float | None = None  # c of the tangent normalisation g / (|g| + c); 0 = off
     tangent_warmup: int | None = None  # steps of the tangent warm-up r: 0 -> 1; 0 = off
     adaptive_weight: bool | None = None  # learn the loss weight w_phi(t) (Lu & Song 2024, eq. 9)
+    diagonal_share: float | None = None  # flow maps: share of each batch with s = t, learnt by flow matching
+    adaptive_p: float | None = None  # flow maps: loss weight 1 / (error^2 + 1e-3)^p (MeanFlow's); 0 = squared
+    intermediate: str | None = None  # psd: the u of X(u, s) o X(t, u): "uniform" in (s, t) or "midpoint"
+    teacher_hop: float | None = None  # fmd: s-length of the exact Heun hop of its target; 0 = continuous (JVP)
     eval_every: int = 0  # optimiser steps between metric evaluations in the history; 0 = only at the end
     eval_samples: int = 20_000  # samples for each W1 in the history
     max_seconds: float | None = None  # stop early after this wall time (then steps vary)
@@ -144,7 +165,8 @@ class TrainConfig:
         for key, minimum in (("steps", 1), ("batch", 1), ("seed", 0), ("warmup", 0), ("n_min", 2),
                              ("n_max", 2), ("eval_every", 0), ("eval_samples", 1), ("tangent_warmup", 0)):
             check(key, integer, minimum)
-        for key, low, high in (("lr", 0.0, None), ("p_mean", None, None), ("tangent_norm", 0.0, None)):
+        for key, low, high in (("lr", 0.0, None), ("p_mean", None, None), ("tangent_norm", 0.0, None),
+                               ("diagonal_share", 0.0, 1.0), ("adaptive_p", 0.0, None), ("teacher_hop", 0.0, 1.0)):
             check(key, real, low, high)
         for key in ("ema", "eval_ema"):  # decays in [0, 1)
             check(key, real, 0.0, 1.0, high_open=True)
@@ -153,7 +175,8 @@ class TrainConfig:
         for key, allowed in (("lr_decay", ("cosine", "constant")), ("distance", DISTANCES),
                              ("weighting", WEIGHTINGS), ("time_distribution", ("uniform", "lognormal")),
                              ("sampling", ("iid", "qmc")), ("curriculum", ("doubling", "sqrt", "constant")),
-                             ("solver", SOLVERS), ("parametrisation", PARAMETRISATIONS)):
+                             ("solver", SOLVERS), ("parametrisation", PARAMETRISATIONS),
+                             ("intermediate", INTERMEDIATES)):
             check(key, choice, allowed)
         for key in ("progress", "adaptive_weight"):
             check(key, flag)

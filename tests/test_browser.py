@@ -346,6 +346,11 @@ def exact_sampling_explorer():
     return SamplingExplorer(cmtoy.ExactModel(interp), interp)
 
 
+def flow_map_explorer():
+    from cmtoy.viz.flow_map_widgets import FlowMapExplorer
+    return FlowMapExplorer()
+
+
 # notebook -> its explorers in page order: (fresh explorer, the slider to move, the key)
 NOTEBOOKS = {
     "01_probability_flow.ipynb": [(flow_explorer, "t (slice)", "ArrowRight")],
@@ -353,6 +358,7 @@ NOTEBOOKS = {
     "03_training.ipynb": [(training_explorer, "steps", "ArrowLeft")],
     "04_few_step_sampling.ipynb": [(sampling_explorer, "steps", "ArrowRight"),
                                    (exact_sampling_explorer, "steps", "ArrowRight")],
+    "05_flow_maps.ipynb": [(flow_map_explorer, "sampling steps", "ArrowLeft")],
 }
 # what the notebooks' own cells set after the explorer is shown: the page must keep it
 # (a control's browser side that sends a stale value back would undo it)
@@ -360,6 +366,7 @@ SET_BY_CODE = {
     "01_probability_flow.ipynb": [{"t (slice)": "0.25", "mean 2": "1.50"}],
     "02_inductive_step.ipynb": [{"t": "0.40", "Δt": "0.002", "x_0": "-1.00", "x_1": "1.20"}],
     "04_few_step_sampling.ipynb": [{"steps": "4", "first time": "0.30"}, {}],
+    "05_flow_maps.ipynb": [{"sampling steps": "8"}],
 }
 
 

@@ -252,3 +252,112 @@ def test_params_reject_a_buffer_of_the_wrong_dtype():
     assert init_params(config, np.random.default_rng(0)).flat.dtype == np.float32
     with pytest.raises(ValueError, match="float32 array"):
         Params(config, np.zeros(config.n_params))
+
+
+# -- two time inputs: F_theta(t, s, x) for flow maps ------------------------------------
+
+TWO_TIME_CONFIGS = [
+    MLPConfig(width=5, depth=2, activation="silu", n_fourier=3, n_times=2),
+    MLPConfig(width=4, depth=3, activation="tanh", n_fourier=1, n_times=2),
+    MLPConfig(width=4, depth=1, activation="silu", n_fourier=0, n_times=2),
+]
+
+
+def random_two_time_inputs(n=7, seed=2):
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(0.0, 1.0, n)
+    return t, t * rng.uniform(0.0, 1.0, n), rng.standard_normal(n)  # t, s <= t, x
+
+
+@pytest.mark.parametrize("config", TWO_TIME_CONFIGS, ids=str)
+def test_two_time_backward_matches_finite_differences(config):
+    params = random_params(config, seed=31)
+    t, s, x = random_two_time_inputs(seed=32)
+    weights = np.random.default_rng(33).standard_normal(t.shape)
+    out, cache = forward(params, t, x, s=s)
+    grads = backward(params, cache, weights)
+    expected = numerical_gradient(lambda p: np.dot(weights, forward(p, t, x, s=s)[0]), params)
+    for (name, g), e in zip(grads.named().items(), expected.named().values()):
+        assert np.linalg.norm(e) > 1e-3, f"{name}: finite-difference gradient is ~0, test is void"
+        assert relative_error(g, e) < 1e-6, f"{name}: relative error {relative_error(g, e):.2e}"
+
+
+@pytest.mark.parametrize("config", TWO_TIME_CONFIGS, ids=str)
+@pytest.mark.parametrize("direction", ["t", "s", "x", "all"])
+def test_two_time_jvp_matches_finite_differences_in_every_direction(config, direction):
+    params = random_params(config, seed=41)
+    t, s, x = random_two_time_inputs(seed=42)
+    d = np.random.default_rng(43).standard_normal((3, t.size))
+    d_t, d_s, d_x = (d[i] if direction in (name, "all") else np.zeros(t.size) for i, name in enumerate("tsx"))
+    out, d_out = jvp(params, t, x, d_t, d_x, s=s, d_s=d_s)
+    expected = (forward(params, t + H * d_t, x + H * d_x, s=s + H * d_s)[0]
+                - forward(params, t - H * d_t, x - H * d_x, s=s - H * d_s)[0]) / (2 * H)
+    assert np.linalg.norm(expected) > 1e-3, "the finite-difference derivative is ~0, test is void"
+    assert np.array_equal(out, forward(params, t, x, s=s)[0])
+    assert relative_error(d_out, expected) < 1e-6
+
+
+def test_two_time_inputs_are_x_both_times_and_the_harmonics_of_each():
+    t, s, x = random_two_time_inputs(n=50)
+    k = np.arange(1, 4)
+    harmonics = [f(np.pi * np.outer(time, k)) for time in (t, s) for f in (np.sin, np.cos)]
+    expected = np.column_stack([x, t, s, *harmonics])
+    np.testing.assert_allclose(_embed(t, x, 3, s=s), expected, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(_embed_float32(t, x, 3, s=s), expected, rtol=0, atol=1e-6)
+    config = MLPConfig(width=4, depth=1, n_fourier=3, n_times=2)
+    assert config.n_inputs == expected.shape[1] == 15
+
+
+def test_jvp_can_return_the_cache_of_forward():
+    params = random_params(TWO_TIME_CONFIGS[0], seed=51)
+    t, s, x = random_two_time_inputs(seed=52)
+    out, _, cache = jvp(params, t, x, 1.0, 0.5, s=s, d_s=0.0, return_cache=True)
+    ref_out, ref_cache = forward(params, t, x, s=s)
+    np.testing.assert_array_equal(out, ref_out)
+    d_out = np.random.default_rng(53).standard_normal(t.size)
+    np.testing.assert_array_equal(backward(params, cache, d_out).flat, backward(params, ref_cache, d_out).flat)
+
+
+def test_two_time_features_can_be_precomputed():
+    from cmtoy.mlp import time_features
+
+    params = random_params(TWO_TIME_CONFIGS[0], seed=61)
+    t, s, x = random_two_time_inputs(seed=62)
+    features = time_features(params, t, s)
+    assert features.shape == (t.size, 2 * 2 * 3)
+    np.testing.assert_array_equal(forward(params, t, x, features, s=s)[0], forward(params, t, x, s=s)[0])
+
+
+def test_a_network_refuses_the_wrong_number_of_times():
+    one = random_params(CONFIGS[0])
+    two = random_params(TWO_TIME_CONFIGS[0])
+    t, s, x = random_two_time_inputs()
+    with pytest.raises(ValueError, match="n_times=1 needs exactly one time t; got an s"):
+        forward(one, t, x, s=s)
+    with pytest.raises(ValueError, match="n_times=2 needs two times t and s; got no s"):
+        forward(two, t, x)
+    with pytest.raises(ValueError, match="n_times=2"):
+        jvp(two, t, x, 1.0, 0.0)
+    with pytest.raises(ValueError, match="n_times"):
+        MLPConfig(n_times=3)
+    with pytest.raises(TypeError, match="n_times"):
+        MLPConfig(n_times=1.5)
+
+
+def test_float32_two_time_network_follows_the_float64_one():
+    config64 = MLPConfig(width=16, depth=3, n_fourier=4, n_times=2)
+    config32 = MLPConfig(width=16, depth=3, n_fourier=4, n_times=2, dtype="float32")
+    params64 = random_params(config64, seed=71, scale=0.5)
+    params32 = Params(config32, params64.flat.astype(np.float32))
+    params64.flat[:] = params32.flat
+    t, s, x = random_two_time_inputs(n=64, seed=72)
+    out64, d64 = jvp(params64, t, x, 1.0, 0.7, s=s, d_s=0.2)
+    out32, d32 = jvp(params32, t, x, 1.0, 0.7, s=s, d_s=0.2)
+    assert out32.dtype == np.float32
+    assert relative_error(out32, out64) < 1e-5 and relative_error(d32, d64) < 1e-4
+
+
+def test_a_one_time_config_is_described_as_before_networks_had_two_times():
+    assert "n_times" not in MLPConfig().describe()
+    assert MLPConfig(**MLPConfig().describe()) == MLPConfig()
+    assert MLPConfig(n_times=2).describe()["n_times"] == 2

@@ -44,7 +44,7 @@ def test_equality_compares_what_was_set_and_resolved_compares_the_runs():
 def test_resolved_fills_every_default_once(method):
     resolved = TrainConfig(method=method).resolved()
     unset = [f.name for f in dataclasses.fields(resolved) if getattr(resolved, f.name) is None]
-    # None there means "no time limit" or "not used by this method", not a default
+    # None there means "no time limit", not a default, or a setting the method does not read
     assert set(unset) == {"max_seconds", *resolved.unused()}
     assert resolved.resolved() == resolved
     assert isinstance(resolved.warmup, int) and 0 <= resolved.warmup < resolved.steps
@@ -157,9 +157,11 @@ def test_a_method_may_leave_settings_unused_and_they_are_refused_and_not_keyed(m
     defaults = {k: v for k, v in METHODS["cd"].defaults.items() if k != "n_min"}
     monkeypatch.setitem(training.METHODS, "toy", type("Toy", (), {"defaults": defaults})())
     config = TrainConfig(method="toy")
+    cd_unused = TrainConfig(method="cd").unused()  # the other methods' settings
     assert set(config.unused()) == {"n_min", *TrainConfig(method="cd").unused()}
     assert config.resolved().n_min is None and config.resolved().n_max == defaults["n_max"]
     assert "n_min" not in training_key(config) and "n_max" in training_key(config)
     with pytest.raises(ValueError, match="method 'toy' does not use n_min"):
         TrainConfig(method="toy", n_min=4)
+    assert {"n_min", "n_max", "lr", "ema"}.isdisjoint(cd_unused)
     assert not set(TrainConfig(method="cd").unused()) & set(training_key(TrainConfig(method="cd")))

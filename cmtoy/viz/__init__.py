@@ -5,6 +5,7 @@
                             colours and ``save_figure``
 ``figures``                 the seed page's figures and the registry of all figures
 ``learned_figures``         figures of a trained model, scored against the exact one
+``flow_map_figures``        figures of a trained two-time flow map, scored the same way
 ``knobs``                   the values each knob may take and the control that sets it
 ``explorer``                the slider machinery: a blitted Agg figure, widgets, one lock
 ``widgets``                 explorers of the exact flow and the inductive step

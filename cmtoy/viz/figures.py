@@ -21,17 +21,18 @@ import numpy as np
 from ..interpolant import Interpolant
 from ..schedules import LinearSchedule
 from ..targets import SEED_MIXTURE
+from .flow_map_figures import flow_map_error_grid_figure, flow_map_steps_figure, flow_map_trajectories_figure
 from .learned_figures import (
     few_step_samples_figure, flow_map_learned_figure, gradient_bias_figure, induction_error_figure,
     training_curve_figure,
 )
 from .plotting import (
-    BACKGROUND, LINE, finish_figure, make_flow_axes, noise_quantiles, plot_arrow, plot_density,
-    plot_marginal, plot_paths, plot_points, plot_schedule, styled,
+    BACKGROUND, LINE, finish_figure, make_flow_axes, noise_quantiles, plot_arrow, plot_density, plot_frame,
+    plot_paths, plot_points, styled,
 )
 
 __all__ = [
-    "FIGURES", "SEED_FIGURES", "write_figures", "check_figure_names", "needs_model",
+    "FIGURES", "SEED_FIGURES", "write_figures", "check_figure_names", "needs_model", "needs_flow_map",
     "probability_flow_figure", "integration_figure", "slope_distribution_figure",
 ]
 
@@ -40,14 +41,6 @@ SLOPE_TIMES = (0.2, 0.4, 0.6, 0.8)  # the times t of slope_distribution_{0..3}
 
 def _seed_interpolant():
     return Interpolant(SEED_MIXTURE, LinearSchedule())
-
-
-def _draw_frame(axes, interp):
-    """The parts every seed figure shares: the schedule strip and the two marginals."""
-    x = np.linspace(*axes.flow.get_ylim(), 601)
-    plot_schedule(axes.schedule, interp.schedule)
-    plot_marginal(axes.x_0, x, interp.pdf(0.0, x))
-    plot_marginal(axes.x_1, x, interp.pdf(1.0, x))
 
 
 @styled
@@ -59,7 +52,7 @@ def probability_flow_figure(path=None, *, interp=None, n_paths=16):
     """
     interp = _seed_interpolant() if interp is None else interp
     axes = make_flow_axes(schedule_grid=True)
-    _draw_frame(axes, interp)
+    plot_frame(axes, interp)
     plot_density(axes.flow, interp)
     ts = np.linspace(0.0, 1.0, 201)
     plot_paths(axes.flow, ts, interp.trajectories(noise_quantiles(n_paths), ts),
@@ -90,7 +83,7 @@ def integration_figure(path=None, *, annotated=False, interp=None, s=0.5, t=0.7,
     if not 0.0 < s < t <= 1.0:
         raise ValueError(f"need 0 < s < t <= 1, got s={s!r}, t={t!r}")
     axes = make_flow_axes(x_lim=(-2.0, 4.0) if annotated else (-3.0, 3.0), schedule_grid=annotated)
-    _draw_frame(axes, interp)
+    plot_frame(axes, interp)
     ax = axes.flow
     noise = noise_quantiles(n_paths)
     x_s, x_t = interp.flow_map(noise[-1], 1.0, s), interp.flow_map(noise[-2], 1.0, t)
@@ -138,7 +131,7 @@ def slope_distribution_figure(path=None, *, t=0.4, interp=None, n_lines=50, n_pa
     if not 0.0 < t < 1.0:
         raise ValueError(f"t must lie in (0, 1) for posterior lines, got {t!r}")
     axes = make_flow_axes(schedule_grid=True)
-    _draw_frame(axes, interp)
+    plot_frame(axes, interp)
     ax = axes.flow
     noise = noise_quantiles(n_paths)
     ts = np.linspace(0.0, 1.0, 201)
@@ -178,10 +171,16 @@ def _gradient_bias(path):
     return gradient_bias_figure(_seed_interpolant(), path)
 
 
+def _flow_map_figure(make):
+    """make(interp, model, path) as a registry entry make(path, flow_map)."""
+    return lambda path, flow_map: make(_seed_interpolant(), flow_map, path)
+
+
 class FigureSpec(NamedTuple):
     filename: str  # written into the output directory
     make: Callable  # make(path) -> Figure, or make(path, model, history) if needs_model
     needs_model: bool = False  # drawn with a trained model (the documentation's reference model)
+    needs_flow_map: bool = False  # drawn with a trained flow map: make(path, flow_map)
 
 
 FIGURES = {
@@ -201,6 +200,11 @@ FIGURES = {
     "flow_map_learned": FigureSpec("flow_map_learned.png", _flow_map_learned, True),
     "few_step_samples": FigureSpec("few_step_samples.svg", _few_step_samples, True),
     "training_curve": FigureSpec("training_curve.svg", _training_curve, True),
+    "flow_map_trajectories": FigureSpec("flow_map_trajectories.png", _flow_map_figure(flow_map_trajectories_figure),
+                                        needs_flow_map=True),
+    "flow_map_error_grid": FigureSpec("flow_map_error_grid.svg", _flow_map_figure(flow_map_error_grid_figure),
+                                      needs_flow_map=True),
+    "flow_map_steps": FigureSpec("flow_map_steps.svg", _flow_map_figure(flow_map_steps_figure), needs_flow_map=True),
 }
 SEED_FIGURES = [name for name in FIGURES if name.startswith(("probability", "consistency", "slope"))]
 
@@ -219,11 +223,17 @@ def needs_model(names):
     return any(FIGURES[name].needs_model for name in check_figure_names(names))
 
 
-def write_figures(out_dir, names=None, *, model=None, history=None, log=None):
+def needs_flow_map(names):
+    """Whether any of the named figures draws a trained flow map."""
+    return any(FIGURES[name].needs_flow_map for name in check_figure_names(names))
+
+
+def write_figures(out_dir, names=None, *, model=None, history=None, flow_map=None, log=None):
     """Write the named figures (all when None) into ``out_dir``; returns the paths.
 
     Figures of a learned model are drawn with ``model`` and its training ``history``
-    (for the documentation: :func:`cmtoy.reference.reference_model`); asking for one
+    (for the documentation: :func:`cmtoy.reference.reference_model`), those of a flow map
+    with ``flow_map`` (there: the same function with ``FLOW_MAP_TRAINING``); asking for one
     without them is a ValueError. Raises ValueError for an unknown name (listing the
     valid ones) and OSError when the directory cannot be created or written.
     """
@@ -231,13 +241,21 @@ def write_figures(out_dir, names=None, *, model=None, history=None, log=None):
     if needs_model(names) and (model is None or history is None):
         wanted = [name for name in names if FIGURES[name].needs_model]
         raise ValueError(f"figures {wanted} draw a trained model: pass model= and history=")
+    if needs_flow_map(names) and flow_map is None:
+        wanted = [name for name in names if FIGURES[name].needs_flow_map]
+        raise ValueError(f"figures {wanted} draw a trained flow map: pass flow_map=")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name in names:
         spec = FIGURES[name]
         written.append(out_dir / spec.filename)
-        spec.make(written[-1], model, history) if spec.needs_model else spec.make(written[-1])
+        if spec.needs_model:
+            spec.make(written[-1], model, history)
+        elif spec.needs_flow_map:
+            spec.make(written[-1], flow_map)
+        else:
+            spec.make(written[-1])
         if log is not None:
             log(f"wrote {written[-1]}")
     return written

@@ -22,23 +22,20 @@ from ..interpolant import Interpolant
 from ..metrics import wasserstein1
 from ..sampling import sample
 from ..targets import SEED_MIXTURE
-from ..training import TrainConfig, train
+from ..training import METHODS, TrainConfig, train
 from .explorer import Explorer, status_line
 from .knobs import Choice, Count, Grid
 from .plotting import ARROW, CURVE_TIMES, LINE, time_colors
 
-__all__ = ["TrainingExplorer", "SamplingExplorer", "sampling_times", "classroom_model", "CLASSROOM_TRAINING",
-           "CONSISTENCY_METHODS"]
+__all__ = ["TrainingExplorer", "SamplingExplorer", "sampling_times", "classroom_model", "CLASSROOM_TRAINING"]
 
-# the one-time methods of cmtoy.train: each learns a consistency function f_theta(t, x)
-CONSISTENCY_METHODS = ("ct", "cd", "ict", "sct", "scd")
 DEFAULT_STEPS = 5000  # a distillation run that ends visibly close to f* (tests/test_explorer_training.py)
 
 
 class TrainingExplorer(Explorer):
     """Train a consistency model on the seed mixture and watch it approach the exact one.
 
-    Knobs: ``method`` (:data:`CONSISTENCY_METHODS`: the discrete "ct", "cd", "ict" and the
+    Knobs: ``method`` (the consistency models: the discrete "ct", "cd", "ict" and the
     continuous-time "sct", "scd"), ``steps``, ``lr`` (peak learning rate, up to values where
     training diverges), ``batch``, ``n_max`` (the number N of discretisation steps the
     curriculum of a discrete method ends at; short runs learn more with a small one; the
@@ -54,7 +51,8 @@ class TrainingExplorer(Explorer):
 
     defaults = dict(method="cd", steps=DEFAULT_STEPS, lr=5e-3, batch=256, n_max=80, seed=0)
     knobs = {
-        "method": Choice("method", list(CONSISTENCY_METHODS), dropdown=True),
+        # the consistency models: a flow map has its own explorer (flow_map_widgets)
+        "method": Choice("method", [m for m in METHODS if METHODS[m].defaults["mlp"].n_times == 1], dropdown=True),
         "steps": Choice("steps", [100, 200, 500, 1000, 2000, 3000, 5000, 10_000, 20_000, 40_000],
                         label="{:,}".format),
         # from where nothing happens to where Adam's steps overshoot and the run diverges
@@ -67,6 +65,11 @@ class TrainingExplorer(Explorer):
     figure_size = (10.0, 4.2)
     layers = (("curves",),)
     x_lim = (-3.0, 3.0)
+    TRAINING = None  # the knobs a run depends on (None: all); a change of another needs no new run
+
+    def training_values(self, values):
+        """The knobs of ``values`` that a run depends on (``TRAINING``)."""
+        return dict(values) if self.TRAINING is None else {name: values[name] for name in self.TRAINING}
 
     def check(self, values):
         values = super().check(values)
@@ -171,7 +174,7 @@ class TrainingExplorer(Explorer):
         """The refusal or divergence message, else the last run's W1 (and whether the knobs moved since)."""
         if self.message or not self.summary:
             return super().status_html()
-        stale = " <i>(settings changed: press Train)</i>" if self._run_values != self._values else ""
+        stale = " <i>(settings changed: press Train)</i>" if self._run_values != self.training_values(self._values) else ""
         return status_line(f"<b>{html.escape(self.summary)}</b>{stale}")
 
     def widget(self):

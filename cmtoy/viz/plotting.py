@@ -33,7 +33,7 @@ from scipy import special
 
 __all__ = [
     "STYLE", "LINE", "ARROW", "BACKGROUND", "CURVE_TIMES", "time_colors", "figure_style", "styled", "save_figure", "finish_figure", "FlowAxes", "make_flow_axes", "noise_quantiles",
-    "plot_paths", "update_paths", "plot_schedule", "update_schedule",
+    "plot_frame", "plot_paths", "update_paths", "plot_schedule", "update_schedule",
     "plot_marginal", "update_marginal", "plot_density", "update_density", "plot_points",
     "plot_arrow",
 ]
@@ -185,6 +185,14 @@ def noise_quantiles(n):
 
 
 # -- drawing blocks: each returns its artists, each has an in-place update ---------------
+
+
+def plot_frame(axes, interp):
+    """The parts every seed-style figure shares: the schedule strip and the two marginals. axes: FlowAxes"""
+    x = np.linspace(*axes.flow.get_ylim(), 601)
+    plot_schedule(axes.schedule, interp.schedule)
+    plot_marginal(axes.x_0, x, interp.pdf(0.0, x))
+    plot_marginal(axes.x_1, x, interp.pdf(1.0, x))
 
 
 def plot_paths(ax, ts, paths, **style):

@@ -1,0 +1,163 @@
+"""Quality of the flow-map methods (meanflow, psd, fmd) on the seed mixture, scored exactly.
+
+Prints Markdown tables for benchmarks/README.md:
+
+1. ("defaults") each method with its DEFAULT TrainConfig, for each seed: steps, wall time,
+   W1 of composition sampling with 1, 2 and 4 uniform steps (x <- X(t_i, t_{i+1}, x) down
+   to 0), W1 of the re-noising chain at (1, 0.5) and (1, 0.75, 0.5, 0.25) with the s = 0
+   slice, and the mean two-time error E|X(t, s, x) - h_{t->s}(x)| over s < t, x ~ p_t;
+   against the targets of issue 20 (meanflow 1-step <= 0.03, 4-step <= 0.015, two-time
+   error <= 0.03; psd 1-step <= 0.03, 4-step <= 0.015; fmd 1-step <= 0.015; for each, 1 ->
+   2 -> 4 composition steps never worse). W1 uses 100,000 samples, exact W1 to the target
+   CDF; the exact map's rows give the sampling floor of as many samples;
+2. ("ablation") each method's own choices switched one at a time, at the default step
+   count (or --ablation-steps), seed 0: the share of s = t pairs, MeanFlow's adaptive
+   weight, the time distribution (the MeanFlow paper's logit-normal(-0.4, 1)), psd's
+   choice of the intermediate time u, fmd's continuous (JVP) against its one-hop target.
+
+Run from the repository root:
+
+    python benchmarks/bench_flow_maps.py                          # defaults, seeds 0-4
+    python benchmarks/bench_flow_maps.py --parts defaults --methods psd --seeds 0
+    python benchmarks/bench_flow_maps.py --parts ablation --ablation-steps 10000
+    python benchmarks/bench_flow_maps.py --quick                  # short smoke run of every part
+
+Timings depend on the load of the machine; the machine and its load are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir))
+sys.path.insert(0, os.path.dirname(__file__))
+
+from bench_exact import machine as describe_machine  # noqa: E402
+
+import cmtoy  # noqa: E402
+from cmtoy.training import TrainConfig, train  # noqa: E402
+
+METHODS = ("meanflow", "psd", "fmd")
+N_SAMPLES = 100_000
+COMPOSE = {1: (1.0,), 2: (1.0, 0.5), 4: (1.0, 0.75, 0.5, 0.25)}  # steps -> sampling times
+# issue 20's targets: (column, bound) per method
+TARGETS = {"meanflow": (("compose 1", 0.03), ("compose 4", 0.015), ("two-time error", 0.03)),
+           "psd": (("compose 1", 0.03), ("compose 4", 0.015)),
+           "fmd": (("compose 1", 0.015),)}
+# each method's own choices, one at a time: (label, TrainConfig overrides)
+ABLATIONS = {
+    "meanflow": [("s = t share 0.25", dict(diagonal_share=0.25)), ("s = t share 0.75", dict(diagonal_share=0.75)),
+                 ("adaptive weight p = 1", dict(adaptive_p=1.0)),
+                 ("logit-normal(-0.4, 1) times", dict(time_distribution="lognormal", p_mean=-0.4, p_std=1.0))],
+    "psd": [("midpoint u (shortcut models)", dict(intermediate="midpoint")),
+            ("s = t share 0.25", dict(diagonal_share=0.25)), ("s = t share 0.75", dict(diagonal_share=0.75)),
+            ("logit-normal(-0.4, 1) times", dict(time_distribution="lognormal", p_mean=-0.4, p_std=1.0))],
+    "fmd": [("continuous Lagrangian target (JVP, teacher_hop 0)", dict(teacher_hop=0.0)),
+            ("teacher hop 0.05", dict(teacher_hop=0.05)),
+            ("s = t share 0.25", dict(diagonal_share=0.25)), ("s = t share 0", dict(diagonal_share=0.0)),
+            ("logit-normal(-0.4, 1) times", dict(time_distribution="lognormal", p_mean=-0.4, p_std=1.0))],
+}
+COLUMNS = ("compose 1", "compose 2", "compose 4", "renoise 2", "renoise 4", "two-time error")
+
+
+def machine():
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"{describe_machine()}, load average {load:.1f} at start"
+
+
+def score(model, interp, seed=0):
+    """The COLUMNS of one model: W1 of composition and re-noising (N_SAMPLES each), two-time error."""
+    rng = np.random.default_rng([seed, 7])
+    w1 = {}
+    for steps, times in COMPOSE.items():
+        w1[f"compose {steps}"] = cmtoy.wasserstein1(cmtoy.sample(model, rng, N_SAMPLES, times=times, chain="compose"),
+                                                    interp.target)
+    for steps in (2, 4):
+        w1[f"renoise {steps}"] = cmtoy.wasserstein1(cmtoy.sample(model, rng, N_SAMPLES, times=COMPOSE[steps]),
+                                                    interp.target)
+    w1["two-time error"] = cmtoy.two_time_error(model, interp, n=20_000, rng=rng)
+    return w1
+
+
+def run(interp, config):
+    start = time.perf_counter()
+    model, history = train(interp, config)
+    return model, history["steps_done"], time.perf_counter() - start
+
+
+def verdict(method, row):
+    """Which of the method's targets the row meets, and whether 1 -> 2 -> 4 steps never got worse."""
+    parts = [f"{column} <= {bound} ({'met' if row[column] <= bound else 'missed'})"
+             for column, bound in TARGETS[method]]
+    steady = row["compose 1"] >= row["compose 2"] >= row["compose 4"]
+    parts.append(f"1 -> 2 -> 4 {'never worse' if steady else 'got worse'}")
+    return "; ".join(parts)
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def numbers(row):
+    return [f"{row[column]:.4f}" for column in COLUMNS]
+
+
+def part_defaults(interp, methods, seeds, steps=None):
+    rows = []
+    exact = score(cmtoy.ExactModel(interp), interp)
+    rows.append(["exact h (floor)", "-", "-", "-", *numbers(exact), "-"])
+    for method in methods:
+        for seed in seeds:
+            config = TrainConfig(method=method, seed=seed, progress=False, **({"steps": steps} if steps else {}))
+            model, done, seconds = run(interp, config)
+            row = score(model, interp)
+            rows.append([method, seed, done, f"{seconds:.0f}", *numbers(row), verdict(method, row)])
+            print(f"  {method} seed {seed}: {done} steps, {seconds:.0f} s", file=sys.stderr, flush=True)
+    print("### Each method with its default TrainConfig (W1 of 100,000 samples; two-time error of 20,000 points)\n")
+    print(table(("method", "seed", "steps", "wall (s)", *COLUMNS, "targets"), rows))
+    print()
+
+
+def part_ablation(interp, methods, steps=None):
+    rows = []
+    for method in methods:
+        base = TrainConfig(method=method, seed=0, progress=False, **({"steps": steps} if steps else {}))
+        for label, overrides in [("default", {}), *ABLATIONS[method]]:
+            config = dataclasses.replace(base, **overrides)
+            model, done, seconds = run(interp, config)
+            rows.append([method, label, done, f"{seconds:.0f}", *numbers(score(model, interp))])
+            print(f"  {method} {label}: {done} steps, {seconds:.0f} s", file=sys.stderr, flush=True)
+    print("### Each method's own choices, one at a time (seed 0)\n")
+    print(table(("method", "change", "steps", "wall (s)", *COLUMNS), rows))
+    print()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--parts", nargs="+", choices=("defaults", "ablation"), default=["defaults"])
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--ablation-steps", type=int, default=None, help="steps of each ablation run (default: the method's)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 300 steps, one seed, every part")
+    args = parser.parse_args(argv)
+    interp = cmtoy.Interpolant(cmtoy.SEED_MIXTURE, "linear")
+    print(f"Machine: {machine()}")
+    print(f"Rerun: python benchmarks/bench_flow_maps.py {' '.join(sys.argv[1:])}\n")
+    steps = 300 if args.quick else None
+    parts = ("defaults", "ablation") if args.quick else args.parts
+    if "defaults" in parts:
+        part_defaults(interp, args.methods, args.seeds[:1] if args.quick else args.seeds, steps)
+    if "ablation" in parts:
+        part_ablation(interp, args.methods, steps or args.ablation_steps)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""How a flow map X_theta(t, s, x) learns: MeanFlow, progressive self-distillation, distillation.
+
+Each method regresses the average velocity u_theta(t, s, x_t) of
+:class:`cmtoy.flow_maps.FlowMapModel` onto a target held fixed (stop-gradient), on pairs of
+times 0 <= s <= t <= 1 and points x_t = alpha_t x_0 + sigma_t x_1 of the interpolant. They
+differ in the target, i.e. in which property of the exact map h_{t->s} they impose:
+
+- "meanflow" (Geng et al. 2025, arXiv 2505.13447, eq. 10): the map is constant along the
+  flow, d/dt h_{t->s}(x_t) = 0 for dx_t/dt = v_t(x_t) (the *Eulerian* condition). With
+  X = x - (t - s) u this is u = v - (t - s) du/dt, the total derivative taken along the
+  tangent (d_t, d_s, d_x) = (1, 0, v), in cmtoy's direction of time the paper's (v, 0, 1)
+  for (z, r, t). v is the conditional velocity v_hat = alpha'_t x_0 + sigma'_t x_1 of the
+  pair (training from data alone), so the target is u_tgt = v_hat - (t - s) (d_t u + v_hat
+  d_x u), one JVP of the network; at s = t it is flow matching. The paper's adaptive
+  weight 1 / (|u - u_tgt|^2 + c)^p (its Sec. 4.3, c = 1e-3) is ``adaptive_p`` (0: off).
+- "psd" (Boffi, Albergo & Vanden-Eijnden 2025, arXiv 2505.18825, progressive
+  self-distillation; shortcut models, Frans et al. 2024, arXiv 2410.12557, are its
+  discrete form): the semigroup property h_{t->s} = h_{u->s} o h_{t->u} for s < u < t,
+  with the model's own two shorter jumps as the target, and the diagonal u(t, t, x) =
+  v_t(x) by flow matching. In average velocities the composition's target is
+  u_tgt = ((t - u) u(t, u, x) + (u - s) u(u, s, X(t, u, x))) / (t - s). No JVP.
+- "fmd" (flow map distillation, Boffi et al. 2024, arXiv 2406.07507, the Lagrangian map
+  distillation): the map moves with the flow in its second time, d/ds h_{t->s}(x) =
+  v_s(h_{t->s}(x)) (the *Lagrangian* condition), with the exact velocity
+  ``Interpolant.velocity`` as the teacher. With ``teacher_hop = 0`` in its continuous form,
+  u = v_s(X) + (t - s) d_s u, one JVP along (0, 1, 0); with ``teacher_hop = h > 0``
+  integrated over one step: X(t, s, x) = Phi_{r->s}(X(t, r, x)) with r = min(t, s + h) and
+  Phi one Heun step of the exact velocity (``pairs.teacher_step``), so the target is the
+  model's own jump to a time nearer the diagonal, where X(t, t, x) = x is exact, and one
+  short step of the teacher, as in consistency distillation. At s = t either target is the
+  exact velocity. It is the teacher-based reference point for the two above.
+
+The pairs (t, s): two draws of ``time_distribution`` ("uniform" on [0, 1], or "lognormal":
+log(sigma_t / alpha_t) ~ N(p_mean, p_std^2), the logit-normal of the MeanFlow paper for the
+linear schedule), t the later; then the first ``diagonal_share`` of each batch gets s = t.
+Uniform draws reach t = 1, where the one-step map X(1, 0, .) lives, often (t has density
+2t); the logit-normal rarely does.
+
+``config`` is always a resolved :class:`cmtoy.TrainConfig`. Shapes: ``t, s, x: [B]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .flow_maps import FlowMapModel
+from .pairs import teacher_step
+
+__all__ = ["ADAPTIVE_C", "INTERMEDIATES", "FlowMapMethod", "log_ratio_table", "sample_times", "time_pairs",
+           "regression_loss",
+           "MeanFlowBatches", "SelfDistillationBatches", "DistillationBatches"]
+
+ADAPTIVE_C = 1e-3  # the c of MeanFlow's adaptive weight (Geng et al. 2025, Sec. 4.3)
+INTERMEDIATES = ("uniform", "midpoint")  # psd: where u lies between s and t
+
+
+def log_ratio_table(schedule, n=4097):
+    """(t [n], log(sigma_t / alpha_t) [n]) on a grid of (0, 1): what :func:`sample_times` inverts."""
+    t = np.linspace(0.0, 1.0, n + 2)[1:-1]
+    return t, np.log(schedule.sigma(t)) - np.log(schedule.alpha(t))
+
+
+def sample_times(config, schedule, rng, n, table=None):
+    """n times of ``config.time_distribution``: "uniform" on [0, 1] or "lognormal", where
+    log(sigma_t / alpha_t) ~ N(p_mean, p_std^2) (the log-ratio rises from -inf at t = 0 to
+    +inf at t = 1 for every valid schedule: solved for t by interpolation in ``table``,
+    :func:`log_ratio_table`, then two Newton steps, d/dt log(sigma / alpha) = sigma'/sigma
+    - alpha'/alpha). -> [n]"""
+    if config.time_distribution == "uniform":
+        return rng.uniform(0.0, 1.0, n)
+    target = config.p_mean + config.p_std * rng.standard_normal(n)
+    grid, log_ratio = log_ratio_table(schedule) if table is None else table
+    t = np.interp(target, log_ratio, grid)
+    for _ in range(2):
+        g = np.log(schedule.sigma(t)) - np.log(schedule.alpha(t)) - target
+        slope = schedule.d_sigma(t) / schedule.sigma(t) - schedule.d_alpha(t) / schedule.alpha(t)
+        t = np.clip(t - g / slope, grid[0] * 1e-3, 1.0 - (1.0 - grid[-1]) * 1e-3)  # stay inside (0, 1)
+    return t
+
+
+def time_pairs(config, schedule, rng, table=None):
+    """(t, s, n_diagonal): config.batch pairs with s <= t, the first n_diagonal of them s = t.
+
+    table: :func:`log_ratio_table` of the schedule, for "lognormal" times. returns t [B], s [B], int
+    """
+    a, b = sample_times(config, schedule, rng, 2 * config.batch, table).reshape(2, config.batch)
+    t, s = np.maximum(a, b), np.minimum(a, b)
+    n_diagonal = int(round(config.diagonal_share * config.batch))
+    s[:n_diagonal] = t[:n_diagonal]
+    return t, s, n_diagonal
+
+
+def regression_loss(model, params, cache, error, adaptive_p, out):
+    """mean w error^2 with error = u_theta - sg(u_tgt) and the stop-gradient weight
+    w = 1 / (error^2 + c)^p (p = 0: w = 1), and its gradient. error: [B] -> (loss, grads)"""
+    squared = error * error
+    weight = 1.0 if adaptive_p == 0 else (squared + ADAPTIVE_C) ** -adaptive_p
+    loss = float(np.mean(weight * squared))
+    return loss, model.backward(params, cache, 2.0 * weight * error / error.size, out=out)
+
+
+class FlowMapMethod:
+    """A flow-map training method for :func:`cmtoy.train` (the interface of ``pairs.GridMethod``).
+
+    batches: the class whose instance draws each step's batch and returns (loss, grads).
+    """
+
+    def __init__(self, batches, defaults):
+        self.batches, self.defaults = batches, defaults
+
+    def initialise(self, interp, config, rng):
+        return FlowMapModel.initialise(interp, config.mlp, rng)
+
+    def start(self, interp, config, model, rng):
+        return self.batches(interp, config, model, rng)
+
+
+class _Batches:
+    """What every flow-map method draws: time pairs, endpoints, x_t and the conditional velocity."""
+
+    def __init__(self, interp, config, model, rng):
+        self.interp, self.config, self.model, self.rng = interp, config, model, rng
+        self.table = log_ratio_table(interp.schedule) if config.time_distribution == "lognormal" else None
+
+    def draw(self):
+        """-> t, s [B], n_diagonal, x_t [B], v_hat [B] (v_hat = alpha'_t x_0 + sigma'_t x_1)"""
+        schedule, rng = self.interp.schedule, self.rng
+        t, s, n_diagonal = time_pairs(self.config, schedule, rng, self.table)
+        x_0, x_1 = self.interp.target.sample(rng, t.size), rng.standard_normal(t.size)
+        x_t = schedule.alpha(t) * x_0 + schedule.sigma(t) * x_1  # seed eq. 2
+        return t, s, n_diagonal, x_t, schedule.d_alpha(t) * x_0 + schedule.d_sigma(t) * x_1
+
+    def online(self, params, target, t, s, x, tangent):
+        """u_theta with the online weights (and the cache for its gradient), and u and its
+        derivative along tangent = (d_t, d_s, d_x) with the *target* weights, the stop-gradient
+        side (the same weights when there is no EMA target: one pass gives all).
+        -> (u [B], u_target_weights [B], du [B], cache)"""
+        model = self.model
+        u_sg, du, cache = model.velocity_jvp(target, t, s, x, *tangent)
+        if target is params:
+            return u_sg, u_sg, du, cache
+        u, cache = model.velocity(params, t, s, x)
+        return u, u_sg, du, cache
+
+
+class MeanFlowBatches(_Batches):
+    """The batches of one "meanflow" run and their loss (module docstring)."""
+
+    def loss(self, k, params, target, out):
+        t, s, _, x_t, v_hat = self.draw()
+        u, _, du_dt, cache = self.online(params, target, t, s, x_t, (1.0, 0.0, v_hat))
+        u_target = v_hat - (t - s) * du_dt  # MeanFlow identity, cmtoy's time direction
+        return regression_loss(self.model, params, cache, u - u_target, self.config.adaptive_p, out)
+
+
+class SelfDistillationBatches(_Batches):
+    """The batches of one "psd" run and their loss (module docstring)."""
+
+    def loss(self, k, params, target, out):
+        model, config = self.model, self.config
+        t, s, n, x_t, v_hat = self.draw()
+        u, cache = model.velocity(params, t, s, x_t)
+        u_target = v_hat.copy()  # the diagonal: flow matching
+        t_off, s_off, x_off = t[n:], s[n:], x_t[n:]
+        if config.intermediate == "midpoint":
+            r = 0.5 * (t_off + s_off)
+        else:
+            r = s_off + (t_off - s_off) * self.rng.uniform(0.0, 1.0, t_off.size)
+        u_first = model.velocity(target, t_off, r, x_off)[0]  # t -> r
+        x_r = x_off - (t_off - r) * u_first
+        u_second = model.velocity(target, r, s_off, x_r)[0]  # r -> s
+        gap = t_off - s_off  # > 0 but for two equal draws, which keep the flow-matching target
+        composed = (t_off - r) * u_first + (r - s_off) * u_second
+        u_target[n:] = np.where(gap > 0, composed / np.where(gap > 0, gap, 1.0), u_target[n:])
+        return regression_loss(model, params, cache, u - u_target, config.adaptive_p, out)
+
+
+class DistillationBatches(_Batches):
+    """The batches of one "fmd" run and their loss (module docstring)."""
+
+    def loss(self, k, params, target, out):
+        if self.config.teacher_hop > 0:
+            return self.hop_loss(params, target, out)
+        t, s, _, x_t, _ = self.draw()
+        u, u_sg, du_ds, cache = self.online(params, target, t, s, x_t, (0.0, 1.0, 0.0))
+        x_s = x_t - (t - s) * u_sg  # X(t, s, x_t), the point the teacher's velocity is taken at
+        u_target = self.interp.velocity(s, x_s) + (t - s) * du_ds  # Lagrangian condition
+        return regression_loss(self.model, params, cache, u - u_target, self.config.adaptive_p, out)
+
+    def hop_loss(self, params, target, out):
+        """The Lagrangian condition over one teacher hop: X(t, s, x) = Phi_{r->s}(X(t, r, x))."""
+        model = self.model
+        t, s, _, x_t, _ = self.draw()
+        u, cache = model.velocity(params, t, s, x_t)
+        r = np.minimum(t, s + self.config.teacher_hop)  # the model's jump ends here, nearer the diagonal
+        x_r = x_t - (t - r) * model.velocity(target, t, r, x_t)[0]  # X(t, r, x_t); x_t itself when r = t
+        x_s = teacher_step(self.interp, "heun", r, s, x_r)  # one exact-velocity Heun step r -> s
+        gap = t - s  # 0 on the diagonal, where the target is the exact velocity
+        u_target = np.where(gap > 0, (x_t - x_s) / np.where(gap > 0, gap, 1.0), self.interp.velocity(t, x_t))
+        return regression_loss(model, params, cache, u - u_target, self.config.adaptive_p, out)

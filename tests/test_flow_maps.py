@@ -1,0 +1,304 @@
+"""The flow-map model X_theta(t, s, x), its losses, composition sampling and two-time metrics."""
+
+import numpy as np
+import pytest
+from scipy.special import expit
+
+import cmtoy
+from cmtoy import mlp
+from cmtoy.flow_map_losses import DistillationBatches, MeanFlowBatches, SelfDistillationBatches, sample_times, time_pairs
+from cmtoy.flow_maps import FlowMapModel
+
+H = 1e-6
+SMALL = mlp.MLPConfig(width=8, depth=2, n_fourier=2, n_times=2)
+INTERP = cmtoy.Interpolant(cmtoy.SEED_MIXTURE)
+
+
+def random_model(schedule="linear", seed=0, config=SMALL, scale=0.5):
+    """A model with every weight random (biases too), so no derivative is trivially zero."""
+    params = mlp.init_params(config, np.random.default_rng(seed))
+    params.flat[:] = scale * np.random.default_rng(seed + 1).standard_normal(params.flat.size)
+    return FlowMapModel(schedule, 1.2, params)
+
+
+def random_pairs(n=9, seed=3):
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(0.05, 1.0, n)
+    return t, t * rng.uniform(0.0, 1.0, n), rng.standard_normal(n)
+
+
+def relative_error(a, b):
+    return np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300)
+
+
+# -- the model ---------------------------------------------------------------------------
+
+
+def test_the_diagonal_is_the_identity_bit_for_bit_whatever_the_weights():
+    model = random_model(scale=3.0)
+    x = np.random.default_rng(0).standard_normal(50) * 5
+    t = np.random.default_rng(1).uniform(0, 1, 50)
+    assert np.array_equal(model.flow_map(x, t, t), x)
+    assert not np.allclose(model.flow_map(x, t, 0.5 * t), x)  # off the diagonal it moves
+
+
+def test_the_consistency_function_is_the_s_zero_slice():
+    model = random_model()
+    t, _, x = random_pairs()
+    np.testing.assert_array_equal(model(t, x), model.flow_map(x, t, 0.0))
+    assert model(0.0, 1.5) == 1.5  # f(0, x) = x: the boundary condition of a consistency model
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+@pytest.mark.parametrize("direction", ["t", "s", "x", "all"])
+def test_velocity_jvp_matches_finite_differences(schedule, direction):
+    model = random_model(schedule, seed=4)
+    t, s, x = random_pairs(seed=5)
+    d = np.random.default_rng(6).standard_normal((3, t.size))
+    d_t, d_s, d_x = (d[i] if direction in (name, "all") else np.zeros(t.size) for i, name in enumerate("tsx"))
+    u, du, _ = model.velocity_jvp(model.params, t, s, x, d_t, d_s, d_x)
+
+    def u_at(h):
+        return model.velocity(model.params, t + h * d_t, s + h * d_s, x + h * d_x)[0]
+
+    expected = (u_at(H) - u_at(-H)) / (2 * H)
+    assert np.linalg.norm(expected) > 1e-3, "finite-difference derivative ~0: the test is void"
+    np.testing.assert_array_equal(u, u_at(0.0))
+    assert relative_error(du, expected) < 1e-6
+
+
+def test_backward_matches_finite_differences():
+    model = random_model(seed=7)
+    t, s, x = random_pairs(seed=8)
+    w = np.random.default_rng(9).standard_normal(t.size)
+    _, cache = model.velocity(model.params, t, s, x)
+    grads = model.backward(model.params, cache, w)
+    expected = np.empty_like(grads.flat)
+    for i in range(expected.size):
+        plus, minus = model.params.copy(), model.params.copy()
+        plus.flat[i] += H
+        minus.flat[i] -= H
+        expected[i] = (w @ model.velocity(plus, t, s, x)[0] - w @ model.velocity(minus, t, s, x)[0]) / (2 * H)
+    assert np.linalg.norm(expected) > 1e-3
+    assert relative_error(grads.flat, expected) < 1e-6
+
+
+@pytest.mark.parametrize("t, s, match", [(0.3, 0.5, "needs s <= t, got t=0.3 and s=0.5"),
+                                         (1.5, 0.5, "t must lie in"), (0.5, -0.1, "s must lie in")])
+def test_flow_map_refuses_times_that_are_not_a_pair(t, s, match):
+    with pytest.raises(ValueError, match=match):
+        random_model().flow_map(0.0, t, s)
+
+
+def test_a_flow_map_needs_a_two_time_network_and_a_consistency_model_a_one_time_one():
+    with pytest.raises(ValueError, match="n_times=2.*got n_times=1"):
+        FlowMapModel("linear", 1.0, mlp.init_params(mlp.MLPConfig(width=4, depth=1), np.random.default_rng(0)))
+    with pytest.raises(ValueError, match="one time.*got n_times=2"):
+        cmtoy.ConsistencyModel("linear", 1.0, random_model().params)
+    with pytest.raises(ValueError, match="n_times=2"):
+        cmtoy.train(INTERP, cmtoy.TrainConfig(method="meanflow", steps=2, mlp=mlp.MLPConfig(width=4), progress=False))
+
+
+def test_save_and_load_round_trip_to_a_flow_map_model(tmp_path):
+    model = random_model("cosine", seed=11)
+    model.save(tmp_path / "m.npz", extra={"note": 1})
+    loaded = cmtoy.load_model(tmp_path / "m.npz")
+    assert isinstance(loaded, FlowMapModel) and loaded.schedule.name == "cosine"
+    t, s, x = random_pairs()
+    np.testing.assert_array_equal(loaded.flow_map(x, t, s), model.flow_map(x, t, s))
+    reference = cmtoy.load_model("figures/reference_model.npz")  # the one-time kind still loads
+    assert isinstance(reference, cmtoy.ConsistencyModel)
+
+
+# -- the identities the losses impose, on the exact map ------------------------------------
+
+
+def exact_average_velocity(t, s, x):
+    return (x - INTERP.flow_map(x, t, s)) / (t - s)
+
+
+def test_the_exact_map_satisfies_the_meanflow_identity_in_cmtoys_time_direction():
+    """u = v_t(x) - (t - s)(d_t u + v_t(x) d_x u): the Eulerian condition that "meanflow" imposes."""
+    t, s = np.array([0.9, 0.6, 0.4]), np.array([0.2, 0.1, 0.35])
+    x = np.array([0.3, -0.5, 1.0])
+    v, h = INTERP.velocity(t, x), 1e-5
+    u = exact_average_velocity(t, s, x)
+    du_dt = (exact_average_velocity(t + h, s, x + h * v) - exact_average_velocity(t - h, s, x - h * v)) / (2 * h)
+    np.testing.assert_allclose(u, v - (t - s) * du_dt, rtol=1e-5, atol=1e-6)
+    assert np.all(np.abs((t - s) * du_dt) > 1e-3)  # the correction matters: not a void check
+
+
+def test_the_exact_map_satisfies_the_lagrangian_identity_that_fmd_imposes():
+    """u = v_s(h_{t->s}(x)) + (t - s) d_s u."""
+    t, s = np.array([0.9, 0.6, 0.4]), np.array([0.2, 0.1, 0.1])
+    x = np.array([0.3, -0.5, 1.0])
+    h = 1e-5
+    du_ds = (exact_average_velocity(t, s + h, x) - exact_average_velocity(t, s - h, x)) / (2 * h)
+    lhs = exact_average_velocity(t, s, x)
+    np.testing.assert_allclose(lhs, INTERP.velocity(s, INTERP.flow_map(x, t, s)) + (t - s) * du_ds, rtol=1e-5)
+    assert np.all(np.abs((t - s) * du_ds) > 1e-3)
+
+
+def test_the_teacher_hop_target_of_the_exact_map_is_the_exact_average_velocity():
+    """X(t, s, x) = Phi_{r->s}(X(t, r, x)): with the exact map, only the Heun hop errs, O(h^3)."""
+    from cmtoy.pairs import teacher_step
+
+    t, s, x = np.array([0.9, 0.6, 0.3]), np.array([0.2, 0.1, 0.29]), np.array([0.3, -0.5, 1.0])
+    for hop in (0.05, 0.02):
+        r = np.minimum(t, s + hop)
+        x_s = teacher_step(INTERP, "heun", r, s, INTERP.flow_map(x, t, r))
+        np.testing.assert_allclose((x - x_s) / (t - s), exact_average_velocity(t, s, x), atol=20 * hop**3 / 0.1)
+
+
+# -- the losses --------------------------------------------------------------------------
+
+BATCHES = {"meanflow": MeanFlowBatches, "psd": SelfDistillationBatches, "fmd": DistillationBatches}
+
+
+def resolved(method, **kwargs):
+    """A resolved config with a small float64 network (the finite differences need float64)."""
+    return cmtoy.TrainConfig(**{"method": method, "batch": 12, "mlp": SMALL, "progress": False, **kwargs}).resolved()
+
+
+@pytest.mark.parametrize("method, options", [("meanflow", {}), ("psd", {}), ("fmd", {"teacher_hop": 0.02}),
+                                             ("fmd", {"teacher_hop": 0.0})])
+def test_each_loss_gradient_matches_finite_differences_with_the_target_held(method, options):
+    config = resolved(method, adaptive_p=0.0, **options)
+    model = random_model(seed=13)
+    target = model.params.copy()  # the stop-gradient side, held fixed
+
+    def loss(params, out=None):
+        batches = BATCHES[method](INTERP, config, model, np.random.default_rng(14))  # the same batch
+        return batches.loss(0, params, target, out if out is not None else params.copy())
+
+    value, grads = loss(model.params)
+    expected = np.empty_like(grads.flat)
+    for i in range(expected.size):
+        plus, minus = model.params.copy(), model.params.copy()
+        plus.flat[i] += H
+        minus.flat[i] -= H
+        expected[i] = (loss(plus)[0] - loss(minus)[0]) / (2 * H)
+    assert np.linalg.norm(expected) > 1e-3
+    assert relative_error(grads.flat, expected) < 1e-5
+    # with no EMA target the target *is* the online network: the same numbers in one pass
+    same_value, same_grads = BATCHES[method](INTERP, config, model, np.random.default_rng(14)).loss(
+        0, model.params, model.params, model.params.copy())
+    assert same_value == pytest.approx(value, rel=1e-12)
+    np.testing.assert_allclose(same_grads.flat, grads.flat, rtol=1e-10, atol=1e-12)
+
+
+def test_the_adaptive_weight_is_held_fixed_in_the_gradient():
+    """MeanFlow's loss sg(w) |error|^2, w = 1 / (|error|^2 + c)^p: d loss / d u = 2 w error / B."""
+    from cmtoy.flow_map_losses import ADAPTIVE_C, regression_loss
+
+    class Identity:  # backward returns d loss / d u itself
+        def backward(self, params, cache, d_u, out=None):
+            return d_u
+
+    error = np.array([0.0, 0.01, -0.3, 2.0])
+    for p in (0.0, 0.5, 1.0):
+        w = (error**2 + ADAPTIVE_C) ** -p
+        loss, d_u = regression_loss(Identity(), None, None, error, p, None)
+        assert loss == pytest.approx(np.mean(w * error**2), rel=1e-14)
+        np.testing.assert_allclose(d_u, 2 * w * error / 4, rtol=1e-14)
+    # p = 1 makes large errors count like |error|: their share of the gradient shrinks
+    assert abs(regression_loss(Identity(), None, None, error, 1.0, None)[1][3]) < 1.0
+
+
+def test_the_time_pairs_are_ordered_with_the_asked_share_on_the_diagonal():
+    config = resolved("meanflow", diagonal_share=0.25, batch=400)
+    t, s, n = time_pairs(config, INTERP.schedule, np.random.default_rng(0))
+    assert n == 100 and np.array_equal(t[:n], s[:n]) and np.all(s[n:] < t[n:])
+    assert t.max() > 0.99  # uniform draws reach the one-step map's t = 1
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_lognormal_times_solve_the_log_ratio(schedule):
+    config = resolved("meanflow", time_distribution="lognormal", p_mean=-0.4, p_std=1.0)
+    sched = cmtoy.Interpolant(cmtoy.SEED_MIXTURE, schedule).schedule
+    t = sample_times(config, sched, np.random.default_rng(1), 200)
+    z = -0.4 + 1.0 * np.random.default_rng(1).standard_normal(200)
+    np.testing.assert_allclose(np.log(sched.sigma(t) / sched.alpha(t)), z, atol=1e-9)
+    if schedule == "linear":  # the MeanFlow paper's logit-normal
+        np.testing.assert_allclose(t, expit(z), atol=1e-12)
+
+
+# -- training ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", sorted(BATCHES))
+def test_each_method_learns_the_map_and_is_deterministic(method):
+    config = cmtoy.TrainConfig(method=method, steps=1500, warmup=100, seed=3, progress=False,
+                               mlp=mlp.MLPConfig(width=32, depth=2, n_fourier=4, n_times=2))
+    untrained = FlowMapModel.initialise(INTERP, config.resolved().mlp, np.random.default_rng(3))
+    model, history = cmtoy.train(INTERP, config)
+    again, _ = cmtoy.train(INTERP, config)
+    np.testing.assert_array_equal(model.params.flat, again.params.flat)
+    error, before = cmtoy.two_time_error(model, INTERP, n=4000), cmtoy.two_time_error(untrained, INTERP, n=4000)
+    assert error < 0.5 * before, (error, before)
+    assert np.mean(history["loss"][-100:]) < np.mean(history["loss"][:100])
+
+
+def test_flow_map_settings_are_validated_and_refused_where_unused():
+    with pytest.raises(ValueError, match="diagonal_share"):
+        cmtoy.TrainConfig(method="meanflow", diagonal_share=1.5)
+    with pytest.raises(ValueError, match="adaptive_p"):
+        cmtoy.TrainConfig(method="meanflow", adaptive_p=-1.0)
+    with pytest.raises(ValueError, match="intermediate.*'uniform', 'midpoint'"):
+        cmtoy.TrainConfig(method="psd", intermediate="left")
+    with pytest.raises(ValueError, match="does not use intermediate"):
+        cmtoy.TrainConfig(method="meanflow", intermediate="midpoint")
+    with pytest.raises(ValueError, match="does not use diagonal_share"):
+        cmtoy.TrainConfig(method="ct", diagonal_share=0.5)
+    with pytest.raises(ValueError, match="does not use teacher_hop"):
+        cmtoy.TrainConfig(method="psd", teacher_hop=0.1)
+    with pytest.raises(ValueError, match="teacher_hop"):
+        cmtoy.TrainConfig(method="fmd", teacher_hop=-0.1)
+    for method in ("meanflow", "psd", "fmd"):
+        assert cmtoy.TrainConfig(method=method).resolved().mlp.n_times == 2
+
+
+# -- sampling and metrics ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("times", [(1.0,), (1.0, 0.5), (1.0, 0.75, 0.5, 0.25)])
+def test_composing_the_exact_map_reaches_the_noise_floor_in_any_number_of_steps(times):
+    exact = cmtoy.ExactModel(INTERP)
+    samples = cmtoy.sample(exact, np.random.default_rng(0), 100_000, times=times, chain="compose")
+    one = cmtoy.sample(exact, np.random.default_rng(0), 100_000)
+    np.testing.assert_allclose(samples, one, atol=1e-6)  # one flow line, however many jumps
+    assert cmtoy.wasserstein1(samples, INTERP.target) < 0.01
+
+
+def test_composition_jumps_along_the_times_with_the_same_noise():
+    model = random_model()
+    x_1 = np.random.default_rng(5).standard_normal(20)
+    x, path = cmtoy.sample(model, np.random.default_rng(5), 20, times=(1.0, 0.6), chain="compose", return_path=True)
+    np.testing.assert_array_equal(path[0], model.flow_map(x_1, 1.0, 0.6))
+    np.testing.assert_array_equal(x, model.flow_map(path[0], 0.6, 0.0))
+    assert path.shape == (2, 20)
+    np.testing.assert_array_equal(cmtoy.sample(model, np.random.default_rng(5), 20), model(1.0, x_1))
+
+
+def test_composition_needs_a_flow_map_and_a_known_chain():
+    one_time = cmtoy.load_model("figures/reference_model.npz")
+    with pytest.raises(ValueError, match="chain='compose' needs a two-time model.*ConsistencyModel.*'renoise'"):
+        cmtoy.sample(one_time, np.random.default_rng(0), 5, chain="compose")
+    with pytest.raises(ValueError, match="unknown chain 'teleport'.*'renoise', 'compose'"):
+        cmtoy.sample(random_model(), np.random.default_rng(0), 5, chain="teleport")
+
+
+def test_two_time_errors_are_zero_for_the_exact_map_and_positive_for_a_random_one():
+    exact, model = cmtoy.ExactModel(INTERP), random_model()
+    assert cmtoy.two_time_error(exact, INTERP, n=2000) < 1e-9
+    assert cmtoy.two_time_error(model, INTERP, n=2000) > 0.05
+    ts = np.linspace(0.0, 1.0, 5)
+    grid = cmtoy.two_time_error_grid(model, INTERP, ts, n=64)
+    assert grid.shape == (5, 5)
+    assert np.all(np.isnan(grid[np.triu_indices(5, 1)]))
+    np.testing.assert_array_equal(np.diag(grid), 0.0)
+    assert np.all(grid[np.tril_indices(5, -1)] > 0)
+    np.testing.assert_array_equal(grid, cmtoy.two_time_error_grid(model, INTERP, ts, n=64))  # no sampling noise
+    assert np.nanmax(cmtoy.two_time_error_grid(exact, INTERP, ts, n=64)) < 1e-9
+    with pytest.raises(TypeError, match="flow_map"):
+        cmtoy.two_time_error(cmtoy.load_model("figures/reference_model.npz"), INTERP)
