@@ -56,7 +56,7 @@ ABLATIONS = {
                  ("adaptive weight p = 1", dict(adaptive_p=1.0)),
                  ("logit-normal(-0.4, 1) times", dict(time_distribution="lognormal", p_mean=-0.4, p_std=1.0))],
     "psd": [("midpoint u (shortcut models)", dict(intermediate="midpoint")),
-            ("s = t share 0.25", dict(diagonal_share=0.25)), ("s = t share 0.75", dict(diagonal_share=0.75)),
+            ("s = t share 0.5", dict(diagonal_share=0.5)), ("s = t share 0.75", dict(diagonal_share=0.75)),
             ("logit-normal(-0.4, 1) times", dict(time_distribution="lognormal", p_mean=-0.4, p_std=1.0))],
     "fmd": [("continuous Lagrangian target (JVP, teacher_hop 0)", dict(teacher_hop=0.0)),
             ("teacher hop 0.05", dict(teacher_hop=0.05)),
