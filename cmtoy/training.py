@@ -16,6 +16,9 @@ x_{t_n})) on neighbouring times of a grid (:mod:`cmtoy.pairs`):
   (Sec. 3.5), the doubling curriculum N(k) = min(s_0 2^floor(k / K'), s_1) (Sec. 3.4) and a
   discretised log-normal distribution of the noise level log(sigma_t / alpha_t) (Sec. 3.5).
 
+The flow-map methods "meanflow", "psd" and "fmd" train a two-time
+:class:`cmtoy.flow_maps.FlowMapModel` in the same loop (:mod:`cmtoy.flow_map_losses`).
+
 A :class:`TrainConfig` keeps what the user set; None means "the method's default", filled
 in by :meth:`TrainConfig.resolved` from the method's ``defaults`` in :data:`METHODS`, so
 each of iCT's changes can be switched on or off separately (benchmarks/bench_training.py)
@@ -316,7 +319,7 @@ def train(interp, config=None, callback=None):
 
     Returns
     -------
-    model : ConsistencyModel
+    model : ConsistencyModel, or FlowMapModel for the flow-map methods
     history : dict with "loss" [steps_done], "evals" (list of dicts with step, seconds,
         w1_1step, w1_2step, flow_map_error), "steps_done" and "seconds".
 
