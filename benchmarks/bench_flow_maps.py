@@ -13,13 +13,16 @@ Prints Markdown tables for benchmarks/README.md:
 2. ("ablation") each method's own choices switched one at a time, at the default step
    count (or --ablation-steps), seed 0: the share of s = t pairs, MeanFlow's adaptive
    weight, the time distribution (the MeanFlow paper's logit-normal(-0.4, 1)), psd's
-   choice of the intermediate time u, fmd's continuous (JVP) against its one-hop target.
+   choice of the intermediate time u, fmd's continuous (JVP) against its one-hop target;
+3. ("mixtures") each default, seed 0, on the harder mixture of bench_training.py and on one
+   no setting was tuned on, W1 and two-time error in units of the data's std sigma_d.
 
 Run from the repository root:
 
     python benchmarks/bench_flow_maps.py                          # defaults, seeds 0-4
     python benchmarks/bench_flow_maps.py --parts defaults --methods psd --seeds 0
     python benchmarks/bench_flow_maps.py --parts ablation --ablation-steps 10000
+    python benchmarks/bench_flow_maps.py --parts mixtures
     python benchmarks/bench_flow_maps.py --quick                  # short smoke run of every part
 
 Timings depend on the load of the machine; the machine and its load are printed.
@@ -56,13 +59,15 @@ ABLATIONS = {
                  ("adaptive weight p = 1", dict(adaptive_p=1.0)),
                  ("logit-normal(-0.4, 1) times", dict(time_distribution="lognormal", p_mean=-0.4, p_std=1.0))],
     "psd": [("midpoint u (shortcut models)", dict(intermediate="midpoint")),
-            ("s = t share 0.25", dict(diagonal_share=0.25)), ("s = t share 0.75", dict(diagonal_share=0.75)),
+            ("s = t share 0.5", dict(diagonal_share=0.5)), ("s = t share 0.75", dict(diagonal_share=0.75)),
             ("logit-normal(-0.4, 1) times", dict(time_distribution="lognormal", p_mean=-0.4, p_std=1.0))],
     "fmd": [("continuous Lagrangian target (JVP, teacher_hop 0)", dict(teacher_hop=0.0)),
             ("teacher hop 0.05", dict(teacher_hop=0.05)),
             ("s = t share 0.25", dict(diagonal_share=0.25)), ("s = t share 0", dict(diagonal_share=0.0)),
             ("logit-normal(-0.4, 1) times", dict(time_distribution="lognormal", p_mean=-0.4, p_std=1.0))],
 }
+HARD = cmtoy.GaussianMixture(means=[-2.0, 0.3, 3.0], stds=[0.2, 0.05, 0.7], weights=[0.5, 0.2, 0.3])  # bench_training's
+UNTUNED = cmtoy.GaussianMixture(means=[-3.0, -1.0, 1.0, 3.0], stds=[0.2, 0.2, 0.2, 0.2], weights=[0.1, 0.4, 0.4, 0.1])
 COLUMNS = ("compose 1", "compose 2", "compose 4", "renoise 2", "renoise 4", "two-time error")
 
 
@@ -140,9 +145,27 @@ def part_ablation(interp, methods, steps=None):
     print()
 
 
+def part_mixtures(methods, steps=None):
+    rows = []
+    for label, mixture in (("harder (bench_training.py)", HARD), ("untuned, four modes", UNTUNED)):
+        interp = cmtoy.Interpolant(mixture, "linear")
+        sigma_d = float(np.sqrt(mixture.var))
+        exact = score(cmtoy.ExactModel(interp), interp)
+        rows.append([label, f"{sigma_d:.3f}", "exact h (floor)", "-", "-", *(f"{exact[c] / sigma_d:.4f}" for c in COLUMNS)])
+        for method in methods:
+            config = TrainConfig(method=method, seed=0, progress=False, **({"steps": steps} if steps else {}))
+            model, done, seconds = run(interp, config)
+            row = score(model, interp)
+            rows.append([label, f"{sigma_d:.3f}", method, done, f"{seconds:.0f}", *(f"{row[c] / sigma_d:.4f}" for c in COLUMNS)])
+            print(f"  {label} {method}: {done} steps, {seconds:.0f} s", file=sys.stderr, flush=True)
+    print("### Other mixtures, each method's default (seed 0), in units of sigma_d\n")
+    print(table(("mixture", "sigma_d", "method", "steps", "wall (s)", *(f"{c} / sigma_d" for c in COLUMNS)), rows))
+    print()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--parts", nargs="+", choices=("defaults", "ablation"), default=["defaults"])
+    parser.add_argument("--parts", nargs="+", choices=("defaults", "ablation", "mixtures"), default=["defaults"])
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--ablation-steps", type=int, default=None, help="steps of each ablation run (default: the method's)")
@@ -152,11 +175,13 @@ def main(argv=None):
     print(f"Machine: {machine()}")
     print(f"Rerun: python benchmarks/bench_flow_maps.py {' '.join(sys.argv[1:])}\n")
     steps = 300 if args.quick else None
-    parts = ("defaults", "ablation") if args.quick else args.parts
+    parts = ("defaults", "ablation", "mixtures") if args.quick else args.parts
     if "defaults" in parts:
         part_defaults(interp, args.methods, args.seeds[:1] if args.quick else args.seeds, steps)
     if "ablation" in parts:
         part_ablation(interp, args.methods, steps or args.ablation_steps)
+    if "mixtures" in parts:
+        part_mixtures(args.methods, steps)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ x_{t_n})) on neighbouring times of a grid (:mod:`cmtoy.pairs`):
   (Sec. 3.5), the doubling curriculum N(k) = min(s_0 2^floor(k / K'), s_1) (Sec. 3.4) and a
   discretised log-normal distribution of the noise level log(sigma_t / alpha_t) (Sec. 3.5).
 
+The flow-map methods "meanflow", "psd" and "fmd" train a two-time
+:class:`cmtoy.flow_maps.FlowMapModel` in the same loop (:mod:`cmtoy.flow_map_losses`).
+
 A :class:`TrainConfig` keeps what the user set; None means "the method's default", filled
 in by :meth:`TrainConfig.resolved` from the method's ``defaults`` in :data:`METHODS`, so
 each of iCT's changes can be switched on or off separately (benchmarks/bench_training.py)
@@ -100,8 +103,9 @@ METHODS = {
     "meanflow": FlowMapMethod(MeanFlowBatches, dict(
         steps=45_000, lr=1e-3, warmup=500, ema=0.0, time_distribution="uniform", p_mean=-1.1, p_std=2.0, diagonal_share=0.5,
         adaptive_p=0.0, mlp=_FLOW_MAP_NET)),
+    # psd: a quarter of the batch on the diagonal was better than half in every column
     "psd": FlowMapMethod(SelfDistillationBatches, dict(
-        steps=30_000, lr=3e-3, warmup=500, ema=0.0, time_distribution="uniform", p_mean=-1.1, p_std=2.0, diagonal_share=0.5,
+        steps=30_000, lr=3e-3, warmup=500, ema=0.0, time_distribution="uniform", p_mean=-1.1, p_std=2.0, diagonal_share=0.25,
         adaptive_p=0.0, intermediate="uniform", mlp=dataclasses.replace(_FLOW_MAP_NET, n_fourier=8))),
     # fmd's continuous (JVP) Lagrangian target feeds the network's own s-derivative back
     # and trains erratically; one exact-velocity Heun hop of 0.02 does not
@@ -337,7 +341,7 @@ def train(interp, config=None, callback=None):
 
     Returns
     -------
-    model : ConsistencyModel
+    model : ConsistencyModel, or FlowMapModel for the flow-map methods
     history : dict with "loss" [steps_done], "evals" (list of dicts with step, seconds,
         w1_1step, w1_2step, flow_map_error), "steps_done" and "seconds".
 
