@@ -11,7 +11,8 @@ Prints Markdown tables for benchmarks/README.md ("Continuous time"):
    steps calibrated by probe runs, the cosine decay ends at the budget);
 4. ("mixtures") the default runs on the harder mixture of bench_training.py and on a
    mixture the defaults were not tuned on, in units of each mixture's sigma_d;
-5. ("ablation") each stabiliser of sct switched off (or changed) alone, at --ablation-seeds;
+5. ("ablation") each stabiliser of sct switched off (or changed) alone, at --ablation-seeds,
+   and ("paper") Lu & Song's own three choices together;
 6. ("bias") the gradient error of sct and of discrete ct against scd at fixed weights, with
    the fitted slopes (cmtoy.gradient_bias), and what the tangent normalisation's
    nonlinearity costs: the same comparison with g / (|g| + c) applied to both.
@@ -125,12 +126,18 @@ def mixtures_table(steps):
             result_row((name, method), r, float(np.sqrt(mix.var)))
 
 
-def ablation_table(interp, seeds, steps):
+# Lu & Song 2024's own choices, all at once: their tangent weight cos(tau), the tangent
+# normalisation c = 0.1 and the adaptive weight (the rest as sct's defaults)
+PAPER = dict(parametrisation="trigflow", tangent_norm=0.1, adaptive_weight=True)
+
+
+def ablation_table(interp, seeds, steps, changes=None):
     base = TrainConfig(method="sct", steps=steps).resolved()
     print("\n### Seed mixture: sct with one stabiliser switched, each alone\n")
     print_row("change", "seed", "steps", "wall (s)", "1-step W1", "2-step W1 (1, 0.5)", "flow-map error")
     print_row(*["---"] * 7)
-    for label, change in [("(default)", {}), *stabilisers(base)]:
+    changes = [("(default)", {}), *stabilisers(base)] if changes is None else changes
+    for label, change in changes:
         for seed in seeds:
             r = train_or_diverge(interp, TrainConfig(method="sct", seed=seed, steps=steps, **change))
             print_row(label, seed, r["steps"], f"{r['seconds']:.0f}",
@@ -176,7 +183,7 @@ def bias_tables(interp, quick):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parts = ["seeds", "diverge", "budgets", "mixtures", "ablation", "bias"]
+    parts = ["seeds", "diverge", "budgets", "mixtures", "ablation", "paper", "bias"]
     parser.add_argument("--parts", nargs="+", default=parts, choices=parts)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--diverge-seeds", type=int, nargs="+", default=[5, 6, 7, 8, 9])
@@ -200,6 +207,9 @@ def main(argv=None):
         mixtures_table(steps)
     if "ablation" in args.parts:
         ablation_table(interp, args.ablation_seeds, steps)
+    if "paper" in args.parts:
+        ablation_table(interp, args.ablation_seeds, steps, [("Lu & Song's recipe (trigflow, c = 0.1, adaptive weight)",
+                                                              PAPER)])
     if "bias" in args.parts:
         bias_tables(interp, args.quick)
 
