@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..interpolant import Interpolant
 from ..schedules import LinearSchedule
@@ -247,15 +248,18 @@ def write_figures(out_dir, names=None, *, model=None, history=None, flow_map=Non
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in names:
-        spec = FIGURES[name]
-        written.append(out_dir / spec.filename)
-        if spec.needs_model:
-            spec.make(written[-1], model, history)
-        elif spec.needs_flow_map:
-            spec.make(written[-1], flow_map)
-        else:
-            spec.make(written[-1])
-        if log is not None:
-            log(f"wrote {written[-1]}")
+    # one BLAS thread: a matrix product summed in another order by more threads changes
+    # a model's outputs in the last bits, and the figures must be byte-identical anywhere
+    with threadpool_limits(1):
+        for name in names:
+            spec = FIGURES[name]
+            written.append(out_dir / spec.filename)
+            if spec.needs_model:
+                spec.make(written[-1], model, history)
+            elif spec.needs_flow_map:
+                spec.make(written[-1], flow_map)
+            else:
+                spec.make(written[-1])
+            if log is not None:
+                log(f"wrote {written[-1]}")
     return written
