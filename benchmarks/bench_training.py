@@ -54,7 +54,8 @@ from cmtoy.metrics import flow_map_error, wasserstein1  # noqa: E402
 from cmtoy.sampling import sample  # noqa: E402
 from cmtoy import optim  # noqa: E402
 from cmtoy.consistency import ConsistencyModel  # noqa: E402
-from cmtoy.training import METHODS, TrainConfig, learning_rates, train  # noqa: E402
+from cmtoy.optim import learning_rates  # noqa: E402
+from cmtoy.training import METHODS, TrainConfig, train  # noqa: E402
 
 TARGETS = {"cd": 0.03, "ct": 0.05, "ict": 0.08, "sct": 0.03, "scd": 0.015}
 HARD = cmtoy.GaussianMixture(means=[-2.0, 0.3, 3.0], stds=[0.2, 0.05, 0.7], weights=[0.5, 0.2, 0.3])

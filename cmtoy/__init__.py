@@ -16,13 +16,14 @@ The modules, in reading order (one concept each; data flows down the list):
 ``interpolant``             p_t, F_t, score, posterior means, velocity, the exact flow map
 ``exact_flow``              the flow map h_{t->s} = F_s^{-1}(F_t(x)), solved to full precision
 ``mlp``                     the network F_theta: forward, hand-written backward, JVP
-``optim``                   Adam, EMA, the learning-rate schedule
+``optim``                   Adam, EMA, the learning-rate schedule (of a run, in blocks)
 ``checkpoint``              save and load arrays + JSON, atomic, without pickle
 ``consistency``             f_theta = c_skip x + c_out F_theta; the exact model; losses
 ``pairs``                   what a training step learns from: grid, curriculum, batches
 ``continuous``              sct and scd: the tangent d/dt f in TrigFlow coordinates, stabilisers
 ``flow_maps``               ``FlowMapModel`` X_theta(t, s, x) with X_theta(t, t, x) = x
 ``flow_map_losses``         how a flow map learns: MeanFlow, self-distillation, distillation
+``divergence``              stopping a run whose loss or weights blow up, saying why
 ``training``                ``TrainConfig`` and ``train``, one loop for every method
 ``reference``               the seeded model the documentation's figures show
 ``sampling``                one-step and multistep sampling, flow-map composition

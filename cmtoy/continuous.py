@@ -245,15 +245,14 @@ class ContinuousBatches:
         self.weight = AdaptiveWeight() if config.adaptive_weight else None
         if self.weight is not None:
             self.adam = optim.AdamState.zeros(self.weight.phi.size)
-            self.rates = optim.LRSchedule(config.lr, min(config.warmup, config.steps - 1), config.lr_decay,
-                                          total_steps=config.steps)
+            self.rates = optim.lr_schedule(config)
         self.status = {}
 
     def loss(self, k, params, target, out):
         """Loss of training step k's batch; its gradient is written into ``out``. -> (loss, grads)
 
         A run that blows up overflows here first (e^w): the loss comes out inf or NaN, and
-        :class:`cmtoy.training.DivergenceCheck` stops the run with its message instead of
+        :class:`cmtoy.divergence.DivergenceCheck` stops the run with its message instead of
         NumPy's warnings.
         """
         with np.errstate(over="ignore", invalid="ignore"):

@@ -25,7 +25,8 @@ import numpy as np
 
 from .validation import choice, integer, real
 
-__all__ = ["AdamConfig", "AdamState", "adam_step", "ema_update", "LRSchedule"]
+__all__ = ["AdamConfig", "AdamState", "adam_step", "ema_update", "LRSchedule", "lr_schedule", "learning_rates",
+           "BlockedRates"]
 
 
 @dataclass(frozen=True)
@@ -159,3 +160,39 @@ class LRSchedule:
         if self.warmup_steps > 0:
             lr = np.where(n < self.warmup_steps, self.base_lr * (n + 1) / self.warmup_steps, lr)
         return lr if lr.ndim else float(lr)
+
+
+def lr_schedule(config):
+    """The learning-rate schedule of a training run: linear warm-up, then cosine decay to 0 or constant.
+
+    config: a cmtoy.TrainConfig (resolved here). returns LRSchedule
+    """
+    config = config.resolved()
+    warmup = min(config.warmup, config.steps - 1)
+    return LRSchedule(config.lr, warmup, config.lr_decay, total_steps=config.steps)
+
+
+def learning_rates(config):
+    """The learning rate of every step (:func:`lr_schedule`). -> [steps]"""
+    return lr_schedule(config)(np.arange(config.resolved().steps))
+
+
+class BlockedRates:
+    """``rates[k]``, the learning rate of step k, computed a block of steps at a time.
+
+    A run of very many steps that ``max_seconds`` stops early never holds one float per
+    step it does not take; each block holds the same numbers as :func:`learning_rates`.
+    """
+
+    BLOCK = 4096
+
+    def __init__(self, config):
+        self.schedule, self.steps, self.peak = lr_schedule(config), config.steps, config.lr
+        self.first, self.rates = None, None
+
+    def __getitem__(self, k):
+        first = k - k % self.BLOCK
+        if first != self.first:
+            self.first = first
+            self.rates = self.schedule(np.arange(first, min(first + self.BLOCK, self.steps)))
+        return self.rates[k - first]

@@ -1,4 +1,4 @@
-"""Training a consistency model: one loop for every method (CT, CD and iCT so far).
+"""Training a consistency model or a flow map: one loop for every method.
 
 A *method* draws each step's batch and returns its loss and gradient; :func:`train` only
 steps Adam, the EMAs, the progress bar, the history and the divergence checks. The three
@@ -16,7 +16,9 @@ x_{t_n})) on neighbouring times of a grid (:mod:`cmtoy.pairs`):
   (Sec. 3.5), the doubling curriculum N(k) = min(s_0 2^floor(k / K'), s_1) (Sec. 3.4) and a
   discretised log-normal distribution of the noise level log(sigma_t / alpha_t) (Sec. 3.5).
 
-The flow-map methods "meanflow", "psd" and "fmd" train a two-time
+The continuous-time methods "sct" and "scd" (:mod:`cmtoy.continuous`) train on the limit
+dt -> 0 of ct's and cd's losses, with the tangent d/dt f_theta along the pair's own
+velocity or the exact one. The flow-map methods "meanflow", "psd" and "fmd" train a two-time
 :class:`cmtoy.flow_maps.FlowMapModel` in the same loop (:mod:`cmtoy.flow_map_losses`).
 
 A :class:`TrainConfig` keeps what the user set; None means "the method's default", filled
@@ -41,7 +43,6 @@ conditional median, which here moves it away from f*.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 
 import numpy as np
@@ -49,6 +50,8 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from . import optim
+from .divergence import DivergenceCheck
+from .optim import BlockedRates
 from .consistency import DISTANCES, HUBER_C, WEIGHTINGS
 from .continuous import PARAMETRISATIONS, ContinuousMethod
 from .flow_map_losses import INTERMEDIATES, DistillationBatches, FlowMapMethod, MeanFlowBatches, SelfDistillationBatches
@@ -234,98 +237,6 @@ def evaluate(model, interp, n, seed):
         "w1_2step": wasserstein1(sample(model, rng, n, times=(1.0, 0.5)), interp.target),
         "flow_map_error": flow_map_error(model, interp, n=min(n, 5000), rng=rng),
     }
-
-
-def lr_schedule(config):
-    """The learning rate of the run: linear warm-up, then cosine decay to 0 or constant."""
-    config = config.resolved()
-    warmup = min(config.warmup, config.steps - 1)
-    return optim.LRSchedule(config.lr, warmup, config.lr_decay, total_steps=config.steps)
-
-
-def learning_rates(config):
-    """The learning rate of every step (:func:`lr_schedule`). -> [steps]"""
-    return lr_schedule(config)(np.arange(config.resolved().steps))
-
-
-class BlockedRates:
-    """``rates[k]``, the learning rate of step k, computed a block of steps at a time.
-
-    A run of very many steps that ``max_seconds`` stops early never holds one float per
-    step it does not take; each block holds the same numbers as :func:`learning_rates`.
-    """
-
-    BLOCK = 4096
-
-    def __init__(self, config):
-        self.schedule, self.steps, self.peak = lr_schedule(config), config.steps, config.lr
-        self.first, self.rates = None, None
-
-    def __getitem__(self, k):
-        first = k - k % self.BLOCK
-        if first != self.first:
-            self.first = first
-            self.rates = self.schedule(np.arange(first, min(first + self.BLOCK, self.steps)))
-        return self.rates[k - first]
-
-
-class DivergenceCheck:
-    """Stops a run whose loss or weights blow up, judged against the run's own start.
-
-    The loss must be finite at every step, and a running mean of it must stay below
-    LOSS_GROWTH times the loss of the untrained model: the consistency losses fall as
-    training goes on. Every CHECK_EVERY steps, before each evaluation and after the last
-    step, the weights must be finite and their norm below WEIGHT_GROWTH times its start.
-    Adam moves a weight by up to about the learning rate each step, whatever the gradient's
-    scale, so a learning rate far too large shows in the weights even where the loss stays
-    finite: default runs stay within a few times their initial norm, while such a rate
-    multiplies it within a few hundred steps. (Every step, the check would be one more pass
-    over all weights per step.)
-    """
-
-    LOSS_GROWTH = 1e6
-    WEIGHT_GROWTH = 100.0
-    CHECK_EVERY = 100
-    RUNNING = 0.99  # decay of the running mean of the loss
-
-    def __init__(self, config, params, lrs):
-        self.method, self.lrs = config.method, lrs
-        self.norm_0 = self.norm(params.flat)
-        self.loss_0 = self.running = None
-
-    @staticmethod
-    def norm(flat):
-        with np.errstate(over="ignore"):
-            return float(np.linalg.norm(flat.astype(np.float64)))
-
-    def fail(self, k, what):
-        raise FloatingPointError(f"the {self.method} run diverged at step {k} (learning rate {self.lrs[k]:.3g}, "
-                                 f"peak {self.lrs.peak:.3g}): {what}; try a smaller TrainConfig.lr or a "
-                                 f"longer warm-up")
-
-    def loss(self, k, loss):
-        """Check the loss of step k, before its update."""
-        if not math.isfinite(loss) and k == 0:  # before any update: not the learning rate's doing
-            raise FloatingPointError(f"the {self.method} loss of the untrained model is {loss} (step 0, before "
-                                     f"any update): check the target and the settings")
-        if not math.isfinite(loss):
-            self.fail(k, f"the loss became {loss}")
-        if self.loss_0 is None:
-            self.loss_0 = self.running = loss
-        self.running = self.RUNNING * self.running + (1.0 - self.RUNNING) * loss
-        if self.loss_0 > 0 and self.running > self.LOSS_GROWTH * self.loss_0:
-            self.fail(k, f"the running mean of the loss grew from {self.loss_0:.3g} to {self.running:.3g}, "
-                         f"more than {self.LOSS_GROWTH:g} times")
-
-    def weights(self, k, *params):
-        """Check the weights after the update of step k."""
-        for p in params:
-            norm = self.norm(p.flat)
-            if not np.all(np.isfinite(p.flat)):
-                self.fail(k, "the weights became non-finite")
-            if not norm <= self.WEIGHT_GROWTH * self.norm_0:
-                self.fail(k, f"the norm of the weights grew from {self.norm_0:.3g} to {norm:.3g}, "
-                             f"more than {self.WEIGHT_GROWTH:g} times")
 
 
 def train(interp, config=None, callback=None):

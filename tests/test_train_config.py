@@ -141,7 +141,7 @@ def test_validators_say_what_is_allowed():
 @pytest.mark.parametrize("settings", [dict(method="ct", steps=10_000), dict(method="ict", steps=9_000),
                                       dict(method="cd", steps=300, lr_decay="constant")])
 def test_learning_rates_computed_by_blocks_are_those_of_the_whole_run(settings):
-    from cmtoy.training import BlockedRates, learning_rates
+    from cmtoy.optim import BlockedRates, learning_rates
 
     config = TrainConfig(**settings).resolved()
     rates, blocked = learning_rates(config), BlockedRates(config)
