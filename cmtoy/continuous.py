@@ -67,11 +67,20 @@ from . import mlp, optim
 from .consistency import ConsistencyModel
 from .pairs import BatchSampler
 
-__all__ = ["PARAMETRISATIONS", "trig_coordinates", "tangent", "AdaptiveWeight", "ContinuousMethod",
+__all__ = ["PARAMETRISATIONS", "line_point", "trig_coordinates", "tangent", "AdaptiveWeight", "ContinuousMethod",
            "continuous_gradient", "TimeSampler"]
 
 PARAMETRISATIONS = ("trigflow", "angle", "time")
-VELOCITIES = ("conditional", "exact")  # sct, scd
+
+
+def line_point(schedule, t, x_0, x_1):
+    """The point x_t = alpha_t x_0 + sigma_t x_1 of the line x_0 -> x_1 (seed eq. 2) and its
+    velocity there, the conditional velocity v_hat = alpha'_t x_0 + sigma'_t x_1.
+
+    t, x_0, x_1: [B] -> (x_t [B], v_hat [B])
+    """
+    return (schedule.alpha(t) * x_0 + schedule.sigma(t) * x_1,
+            schedule.d_alpha(t) * x_0 + schedule.d_sigma(t) * x_1)
 
 
 def trig_coordinates(schedule, sigma_d, t):
@@ -92,13 +101,13 @@ def trig_coordinates(schedule, sigma_d, t):
 class Tangent:
     """f_theta and its derivative along a path at (t, x) with velocity v = dx/dt, in parts.
 
-    The fields, all [B]: ``tau``, ``d_tau`` (dtau/dt), ``F`` (the network's output),
+    The fields, all [B]: ``tau``, ``d_tau`` (dtau/dt), ``r`` (module doc), ``F`` (the network's output),
     ``velocity_part`` = cos tau (dy/dtau + sigma_d F) and ``network_part`` =
     -sin tau (y - sigma_d dF/dtau), so that df/dtau = velocity_part + network_part and
     df/dt = d_tau df/dtau. (The warm-up scales network_part.)
     """
 
-    __slots__ = ("tau", "d_tau", "F", "velocity_part", "network_part")
+    __slots__ = ("tau", "d_tau", "r", "F", "velocity_part", "network_part")
 
     def __init__(self, **parts):
         for name, value in parts.items():
@@ -123,7 +132,7 @@ def tangent(model, params, t, x, v):
     dy_dtau = (v / r - x * d_r / (r * r)) / d_tau
     F, dF_dtau = mlp.jvp(params, t, y / sigma_d, 1.0 / d_tau, dy_dtau / sigma_d)
     cos, sin = np.cos(tau), np.sin(tau)
-    return Tangent(tau=tau, d_tau=d_tau, F=F, velocity_part=cos * (dy_dtau + sigma_d * F),
+    return Tangent(tau=tau, d_tau=d_tau, r=r, F=F, velocity_part=cos * (dy_dtau + sigma_d * F),
                    network_part=-sin * (y - sigma_d * dF_dtau))
 
 
@@ -190,11 +199,8 @@ def continuous_gradient(model, params, target, interp, t, x_0, x_1, *, velocity,
     returns (D [B], backward): D the squared distance (F_theta - F- + g)^2 per sample (in
     the units of f for "time"), and ``backward(d_D)`` the gradient in params of sum(d_D D).
     """
-    schedule = model.schedule
-    x_t = schedule.alpha(t) * x_0 + schedule.sigma(t) * x_1
-    if velocity == "conditional":
-        v = schedule.d_alpha(t) * x_0 + schedule.d_sigma(t) * x_1
-    else:
+    x_t, v = line_point(model.schedule, t, x_0, x_1)
+    if velocity == "exact":
         v = interp.velocity(t, x_t)
     parts = tangent(model, target, t, x_t, v)
     df_dtau = parts.velocity_part + warmup_ratio * parts.network_part
@@ -206,8 +212,7 @@ def continuous_gradient(model, params, target, interp, t, x_0, x_1, *, velocity,
         g, scale = parts.d_tau * df_dtau, model.sigma_d * np.sin(parts.tau)  # df/dt; df/dF = c_out
     if tangent_norm > 0:
         g = g / (np.abs(g) + tangent_norm)
-    _, r, _, _ = trig_coordinates(schedule, model.sigma_d, t)
-    F, cache = mlp.forward(params, t, x_t / (r * model.sigma_d))
+    F, cache = mlp.forward(params, t, x_t / (parts.r * model.sigma_d))
     diff = scale * (F - parts.F) + g  # the target F- - g / scale is held fixed
     D = diff * diff
 
@@ -245,7 +250,7 @@ class ContinuousBatches:
         self.weight = AdaptiveWeight() if config.adaptive_weight else None
         if self.weight is not None:
             self.adam = optim.AdamState.zeros(self.weight.phi.size)
-            self.rates = optim.lr_schedule(config)
+            self.rates = optim.BlockedRates(config)
         self.status = {}
 
     def loss(self, k, params, target, out):
@@ -273,5 +278,5 @@ class ContinuousBatches:
         if self.weight is None:
             return float(np.mean(D)), backward(np.full(D.size, 1.0 / D.size))
         loss, d_D, d_phi = self.weight.loss(self.weight.phi, self.weight.features(t), D)
-        optim.adam_step(self.weight.phi, d_phi, self.adam, float(self.rates(np.array([k]))[0]))
+        optim.adam_step(self.weight.phi, d_phi, self.adam, self.rates[k])
         return loss, backward(d_D)

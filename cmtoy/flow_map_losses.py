@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .continuous import line_point
 from .flow_maps import FlowMapModel
 from .pairs import teacher_step
 
@@ -127,8 +128,7 @@ class _Batches:
         schedule, rng = self.interp.schedule, self.rng
         t, s, n_diagonal = time_pairs(self.config, schedule, rng, self.table)
         x_0, x_1 = self.interp.target.sample(rng, t.size), rng.standard_normal(t.size)
-        x_t = schedule.alpha(t) * x_0 + schedule.sigma(t) * x_1  # seed eq. 2
-        return t, s, n_diagonal, x_t, schedule.d_alpha(t) * x_0 + schedule.d_sigma(t) * x_1
+        return t, s, n_diagonal, *line_point(schedule, t, x_0, x_1)
 
     def online(self, params, target, t, s, x, tangent):
         """u_theta with the online weights (and the cache for its gradient), and u and its

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .consistency import ConsistencyModel
-from .continuous import tangent
+from .continuous import line_point, tangent
 from .interpolant import Interpolant
 from .metrics import loglog_slope
 from .validation import check_rng, integer, real, real_array
@@ -61,15 +61,14 @@ def _directions(model, interp, t, x_0, x_1, dts=()):
     returns (cache, d_scd [n], d_sct [n], [d_ct(dt) [n] for dt in dts])
     """
     schedule, params = model.schedule, model.params
-    x_t = schedule.alpha(t) * x_0 + schedule.sigma(t) * x_1
+    x_t, v_hat = line_point(schedule, t, x_0, x_1)
     f, cache = model.forward(params, t, x_t)
-    v_hat = schedule.d_alpha(t) * x_0 + schedule.d_sigma(t) * x_1
     d_sct = tangent(model, params, t, x_t, v_hat).df_dt()
     d_scd = tangent(model, params, t, x_t, interp.velocity(t, x_t)).df_dt()
     d_ct = []
     for dt in dts:
         s = t - dt  # the earlier point of the pair, on the same line
-        f_s = model.forward(params, s, schedule.alpha(s) * x_0 + schedule.sigma(s) * x_1)[0]
+        f_s = model.forward(params, s, line_point(schedule, s, x_0, x_1)[0])[0]
         d_ct.append((f - f_s) / dt)
     return cache, d_scd, d_sct, d_ct
 

@@ -218,8 +218,9 @@ class TrainConfig:
         too). A fraction as a method's warm-up (or tangent warm-up) becomes that fraction of
         the steps, rounded down. Settings the method does not use (:meth:`unused`) stay None.
         """
+        unused = self.unused()
         values = {f.name: self._setting(f.name) for f in dataclasses.fields(self)
-                  if getattr(self, f.name) is None and f.name != "max_seconds" and f.name not in self.unused()}
+                  if getattr(self, f.name) is None and f.name != "max_seconds" and f.name not in unused}
         for key in ("warmup", "tangent_warmup"):
             if isinstance(values.get(key), float):
                 values[key] = int(values[key] * values.get("steps", self.steps))
