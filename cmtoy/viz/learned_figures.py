@@ -192,13 +192,13 @@ def gradient_bias_figure(interp, path=None, *, model=None, seed=0, **measure):
         model = ConsistencyModel.initialise(interp, MLPConfig(), np.random.default_rng(seed))
     result = gradient_bias(model, interp, seed=seed, **measure)
     figure = Figure(figsize=(10.0, 4.0))
-    left, right = figure.subplots(1, 2, gridspec_kw=dict(left=0.08, right=0.98, bottom=0.15, top=0.9, wspace=0.28))
+    left, right = figure.subplots(1, 2, gridspec_kw=dict(left=0.11, right=0.98, bottom=0.15, top=0.9, wspace=0.34))
     left.loglog(result.batches, result.sct_error, "o-", color=LINE, markersize=4)
     for dt, bias, color in zip(result.dts, result.ct_bias, time_colors(result.dts.size)):
         left.axhline(bias, linestyle="--", color=color)
         left.text(result.batches[-1], bias * 1.06, f"ct, $\\Delta t$ = {dt:g}", ha="right", va="bottom",
                   fontsize=10, color=color)
-    left.set(xlabel="batch size $B$", ylabel="gradient error / |scd gradient|",
+    left.set(xlabel="batch size $B$", ylabel="gradient error, relative to scd",
              title=f"sct $-$ scd: slope {result.sct_slope:.2f}",
              ylim=(0.7 * min(result.sct_error.min(), result.ct_bias.min()),
                    1.5 * max(result.sct_error.max(), result.ct_bias.max())))
