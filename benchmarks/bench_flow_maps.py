@@ -15,7 +15,10 @@ Prints Markdown tables for benchmarks/README.md:
    weight, the time distribution (the MeanFlow paper's logit-normal(-0.4, 1)), psd's
    choice of the intermediate time u, fmd's continuous (JVP) against its one-hop target;
 3. ("mixtures") each default, seed 0, on the harder mixture of bench_training.py and on one
-   no setting was tuned on, W1 and two-time error in units of the data's std sigma_d.
+   no setting was tuned on, W1 and two-time error in units of the data's std sigma_d;
+4. ("budgets") each method's default, seed 0, after a wall-time budget of 5, 15 and 60 s:
+   the steps that fit the budget (bench_training's probe of the loop's speed), so that
+   the learning rate's cosine decay ends at the budget. Time it alone on the machine.
 
 Run from the repository root:
 
@@ -23,6 +26,7 @@ Run from the repository root:
     python benchmarks/bench_flow_maps.py --parts defaults --methods psd --seeds 0
     python benchmarks/bench_flow_maps.py --parts ablation --ablation-steps 10000
     python benchmarks/bench_flow_maps.py --parts mixtures
+    python benchmarks/bench_flow_maps.py --parts budgets --budgets 5 15 60
     python benchmarks/bench_flow_maps.py --quick                  # short smoke run of every part
 
 Timings depend on the load of the machine; the machine and its load are printed.
@@ -42,6 +46,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir))
 sys.path.insert(0, os.path.dirname(__file__))
 
 from bench_exact import machine as describe_machine  # noqa: E402
+from bench_training import steps_per_second  # noqa: E402
 
 import cmtoy  # noqa: E402
 from cmtoy.training import TrainConfig, train  # noqa: E402
@@ -163,25 +168,43 @@ def part_mixtures(methods, steps=None):
     print()
 
 
+def part_budgets(interp, methods, budgets, probe_steps=500):
+    rows = []
+    for method in methods:
+        rate = steps_per_second(interp, method, probe_steps)
+        for budget in budgets:
+            config = TrainConfig(method=method, seed=0, progress=False, steps=max(50, int(rate * budget)))
+            model, done, seconds = run(interp, config)
+            rows.append([method, f"{budget:g}", done, f"{seconds:.0f}", *numbers(score(model, interp))])
+            print(f"  {method} {budget:g} s: {done} steps, {seconds:.0f} s", file=sys.stderr, flush=True)
+    print("### Each method's default after a wall-time budget (seed 0; steps from a probe of the loop's speed)\n")
+    print(table(("method", "budget (s)", "steps", "wall (s)", *COLUMNS), rows))
+    print()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--parts", nargs="+", choices=("defaults", "ablation", "mixtures"), default=["defaults"])
+    parser.add_argument("--parts", nargs="+", choices=("defaults", "ablation", "mixtures", "budgets"),
+                        default=["defaults"])
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--ablation-steps", type=int, default=None, help="steps of each ablation run (default: the method's)")
+    parser.add_argument("--budgets", type=float, nargs="+", default=[5.0, 15.0, 60.0], help="wall-time budgets (s)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 300 steps, one seed, every part")
     args = parser.parse_args(argv)
     interp = cmtoy.Interpolant(cmtoy.SEED_MIXTURE, "linear")
     print(f"Machine: {machine()}")
     print(f"Rerun: python benchmarks/bench_flow_maps.py {' '.join(sys.argv[1:])}\n")
     steps = 300 if args.quick else None
-    parts = ("defaults", "ablation", "mixtures") if args.quick else args.parts
+    parts = ("defaults", "ablation", "mixtures", "budgets") if args.quick else args.parts
     if "defaults" in parts:
         part_defaults(interp, args.methods, args.seeds[:1] if args.quick else args.seeds, steps)
     if "ablation" in parts:
         part_ablation(interp, args.methods, steps or args.ablation_steps)
     if "mixtures" in parts:
         part_mixtures(args.methods, steps)
+    if "budgets" in parts:
+        part_budgets(interp, args.methods, [0.5, 1.0] if args.quick else args.budgets, 100 if args.quick else 500)
 
 
 if __name__ == "__main__":

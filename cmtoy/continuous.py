@@ -118,22 +118,25 @@ class Tangent:
         return self.d_tau * (self.velocity_part + self.network_part)
 
 
-def tangent(model, params, t, x, v):
+def tangent(model, params, t, x, v, return_cache=False):
     """d/dt f_theta(t, x_t) along a path through x at time t with dx/dt = v. -> :class:`Tangent`
 
     One JVP of the network: with y = x / r and the input y / sigma_d of F_theta(t, .), the
     path moves the network's inputs by dt/dtau = 1 / tau' and d(y / sigma_d)/dtau, where
     dy/dtau = (v / r - x r' / r^2) / tau'. Valid for 0 < t <= 1 (tau' > 0 there for the
     schedules cmtoy validates). model: ConsistencyModel; params: its weights or a target's.
+    return_cache: also return the cache of :func:`cmtoy.mlp.forward` at these inputs, for
+    :func:`cmtoy.mlp.backward` when params are the weights being trained.
     """
     sigma_d = model.sigma_d
     tau, r, d_tau, d_r = trig_coordinates(model.schedule, sigma_d, t)
     y = x / r
     dy_dtau = (v / r - x * d_r / (r * r)) / d_tau
-    F, dF_dtau = mlp.jvp(params, t, y / sigma_d, 1.0 / d_tau, dy_dtau / sigma_d)
+    F, dF_dtau, *cache = mlp.jvp(params, t, y / sigma_d, 1.0 / d_tau, dy_dtau / sigma_d, return_cache=return_cache)
     cos, sin = np.cos(tau), np.sin(tau)
-    return Tangent(tau=tau, d_tau=d_tau, r=r, F=F, velocity_part=cos * (dy_dtau + sigma_d * F),
-                   network_part=-sin * (y - sigma_d * dF_dtau))
+    parts = Tangent(tau=tau, d_tau=d_tau, r=r, F=F, velocity_part=cos * (dy_dtau + sigma_d * F),
+                    network_part=-sin * (y - sigma_d * dF_dtau))
+    return (parts, cache[0]) if return_cache else parts
 
 
 class AdaptiveWeight:
@@ -202,7 +205,12 @@ def continuous_gradient(model, params, target, interp, t, x_0, x_1, *, velocity,
     x_t, v = line_point(model.schedule, t, x_0, x_1)
     if velocity == "exact":
         v = interp.velocity(t, x_t)
-    parts = tangent(model, target, t, x_t, v)
+    if target is params:  # theta- = theta: the JVP's primal pass is the forward pass of the loss
+        parts, cache = tangent(model, params, t, x_t, v, return_cache=True)
+        F = parts.F
+    else:
+        parts = tangent(model, target, t, x_t, v)
+        F, cache = mlp.forward(params, t, x_t / (parts.r * model.sigma_d))
     df_dtau = parts.velocity_part + warmup_ratio * parts.network_part
     if parametrisation == "trigflow":
         g, scale = np.cos(parts.tau) * df_dtau, 1.0  # Lu & Song, eq. 8
@@ -212,7 +220,6 @@ def continuous_gradient(model, params, target, interp, t, x_0, x_1, *, velocity,
         g, scale = parts.d_tau * df_dtau, model.sigma_d * np.sin(parts.tau)  # df/dt; df/dF = c_out
     if tangent_norm > 0:
         g = g / (np.abs(g) + tangent_norm)
-    F, cache = mlp.forward(params, t, x_t / (parts.r * model.sigma_d))
     diff = scale * (F - parts.F) + g  # the target F- - g / scale is held fixed
     D = diff * diff
 

@@ -126,6 +126,12 @@ def test_at_the_stop_gradient_point_the_trigflow_gradient_is_the_tangent_times_g
     D, backward = continuous_gradient(model, model.params, model.params, interp, t, x_0, x_1, velocity="conditional")
     np.testing.assert_allclose(D, g * g, rtol=1e-12)
     np.testing.assert_allclose(backward(np.ones(t.size)).flat, expected.flat, rtol=1e-10, atol=1e-14)
+    # the target as the same object shares the JVP's primal pass; an equal copy takes the
+    # separate forward pass: the same loss and gradient
+    D_copy, backward_copy = continuous_gradient(model, model.params, model.params.copy(), interp, t, x_0, x_1,
+                                                velocity="conditional")
+    np.testing.assert_allclose(D_copy, D, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(backward_copy(np.ones(t.size)).flat, expected.flat, rtol=1e-10, atol=1e-14)
 
 
 def test_the_sct_gradient_is_unbiased_and_the_discrete_ct_gradient_is_not():
