@@ -17,7 +17,10 @@ Prints Markdown tables for benchmarks/README.md ("Continuous time"):
    alone at --seeds (the mean is what the targets ask for): more steps, a larger batch,
    other learning rates, an EMA of the weights for sampling, the time distribution in
    units of sigma_d, the tangent in cmtoy's own time;
-7. ("bias") the gradient error of sct and of discrete ct against scd at fixed weights, with
+7. ("trace") the 1-step W1 during one default run of each method (the history's
+   evaluations every tenth of the run, 100,000 samples): how it swings while the learning
+   rate is high and settles as the cosine decay ends;
+8. ("bias") the gradient error of sct and of discrete ct against scd at fixed weights, with
    the fitted slopes (cmtoy.gradient_bias), and what the tangent normalisation's
    nonlinearity costs: the same comparison with g / (|g| + c) applied to both.
 
@@ -50,7 +53,7 @@ from cmtoy.continuous import continuous_gradient  # noqa: E402
 from cmtoy.gradient_bias import gradient_bias  # noqa: E402
 from cmtoy.interpolant import Interpolant  # noqa: E402
 from cmtoy.mlp import MLPConfig  # noqa: E402
-from cmtoy.training import TrainConfig  # noqa: E402
+from cmtoy.training import TrainConfig, train  # noqa: E402
 
 METHODS = ("sct", "scd")
 TARGETS = {"sct": 0.03, "scd": 0.015}  # 1-step W1 on the seed mixture (sigma_d units: / 1.2)
@@ -179,6 +182,19 @@ def tuning_table(interp, seeds, steps):
                   f"{np.mean([r['w1_2'] for r in results]):.4f}", f"{results[0]['seconds']:.0f}")
 
 
+def trace_table(interp, seed, steps):
+    print(f"\n### The 1-step W1 during the default run (seed {seed}; the history's evaluations)\n")
+    runs = {}
+    for method in METHODS:
+        config = TrainConfig(method=method, seed=seed, steps=steps, progress=False, eval_samples=100_000)
+        config = dataclasses.replace(config, eval_every=max(1, config.resolved().steps // 10))
+        runs[method] = train(interp, config)[1]["evals"]
+    print_row("step", *(f"{method} 1-step W1" for method in METHODS), *(f"{method} 2-step W1" for method in METHODS))
+    print_row(*["---"] * (1 + 2 * len(METHODS)))
+    for row in zip(*runs.values()):
+        print_row(row[0]["step"], *(f"{e['w1_1step']:.4f}" for e in row), *(f"{e['w1_2step']:.4f}" for e in row))
+
+
 def normalised_bias(model, interp, c, n, seed=0):
     """|mean (sct - scd)| / |scd| of the trigflow gradient with the normalisation g / (|g| + c)
     applied to both, at n draws: the bias that the nonlinearity adds (0 for c = 0, up to noise)."""
@@ -217,7 +233,7 @@ def bias_tables(interp, quick):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parts = ["seeds", "diverge", "budgets", "mixtures", "ablation", "paper", "tuning", "bias"]
+    parts = ["seeds", "diverge", "budgets", "mixtures", "ablation", "paper", "tuning", "trace", "bias"]
     parser.add_argument("--parts", nargs="+", default=parts, choices=parts)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--diverge-seeds", type=int, nargs="+", default=[5, 6, 7, 8, 9])
@@ -246,6 +262,8 @@ def main(argv=None):
                                                               PAPER)])
     if "tuning" in args.parts:
         tuning_table(interp, args.seeds, steps)
+    if "trace" in args.parts:
+        trace_table(interp, args.seeds[0], steps)
     if "bias" in args.parts:
         bias_tables(interp, args.quick)
 
