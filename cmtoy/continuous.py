@@ -66,11 +66,13 @@ from scipy import special
 from . import mlp, optim
 from .consistency import ConsistencyModel
 from .pairs import BatchSampler
+from .validation import choice, real
 
 __all__ = ["PARAMETRISATIONS", "line_point", "trig_coordinates", "tangent", "AdaptiveWeight", "ContinuousMethod",
            "continuous_gradient", "TimeSampler"]
 
 PARAMETRISATIONS = ("trigflow", "angle", "time")
+VELOCITIES = ("conditional", "exact")
 
 
 def line_point(schedule, t, x_0, x_1):
@@ -202,6 +204,10 @@ def continuous_gradient(model, params, target, interp, t, x_0, x_1, *, velocity,
     returns (D [B], backward): D the squared distance (F_theta - F- + g)^2 per sample (in
     the units of f for "time"), and ``backward(d_D)`` the gradient in params of sum(d_D D).
     """
+    choice("velocity", velocity, VELOCITIES)
+    choice("parametrisation", parametrisation, PARAMETRISATIONS)
+    tangent_norm = real("tangent_norm", tangent_norm, 0.0)
+    warmup_ratio = real("warmup_ratio", warmup_ratio, 0.0, 1.0)
     x_t, v = line_point(model.schedule, t, x_0, x_1)
     if velocity == "exact":
         v = interp.velocity(t, x_t)

@@ -210,3 +210,15 @@ def test_discrete_methods_refuse_the_continuous_settings():
         TrainConfig(method="ct", tangent_norm=0.1)
     with pytest.raises(ValueError, match="method 'sct' does not use n_max"):
         TrainConfig(method="sct", n_max=100)
+
+
+@pytest.mark.parametrize("bad, message", [(dict(velocity="exakt"), "velocity must be one of"),
+                                          (dict(parametrisation="trig"), "parametrisation must be one of"),
+                                          (dict(tangent_norm=-0.1), "tangent_norm"),
+                                          (dict(warmup_ratio=1.5), "warmup_ratio")])
+def test_the_loss_refuses_a_setting_it_does_not_know(bad, message):
+    # a misspelt parametrisation must not fall through to another branch silently
+    interp, model, t, x_0, x_1 = model_and_batch(cmtoy.LinearSchedule(), config=SMALL)
+    settings = {"velocity": "conditional", **bad}
+    with pytest.raises(ValueError, match=message):
+        continuous_gradient(model, model.params, model.params, interp, t, x_0, x_1, **settings)
