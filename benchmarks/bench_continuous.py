@@ -185,15 +185,38 @@ def tuning_table(interp, seeds, steps, rows=None):
 
 def trace_table(interp, seed, steps):
     print(f"\n### The 1-step W1 during the default run (seed {seed}; the history's evaluations)\n")
-    runs = {}
+    runs, models = {}, {}
     for method in METHODS:
         config = TrainConfig(method=method, seed=seed, steps=steps, progress=False, eval_samples=100_000)
         config = dataclasses.replace(config, eval_every=max(1, config.resolved().steps // 10))
-        runs[method] = train(interp, config)[1]["evals"]
+        models[method], history = train(interp, config)
+        runs[method] = history["evals"]
     print_row("step", *(f"{method} 1-step W1" for method in METHODS), *(f"{method} 2-step W1" for method in METHODS))
     print_row(*["---"] * (1 + 2 * len(METHODS)))
     for row in zip(*runs.values()):
         print_row(row[0]["step"], *(f"{e['w1_1step']:.4f}" for e in row), *(f"{e['w1_2step']:.4f}" for e in row))
+    print()
+    for method, model in models.items():
+        mass, gap = jump_mass(model, interp)
+        print(f"{method}: mass on the wrong side of the jump of f(1, .) between the first two modes: "
+              f"{mass:+.4f}; times their distance {gap:g}: {abs(mass) * gap:.4f} of the 1-step W1")
+
+
+def jump_mass(model, interp, n=400_001):
+    """Where f(1, .) jumps from the first mode to the second, against the exact f*(1, .).
+
+    The jump is where f(1, x) crosses the midpoint of the two lowest means; the mass of
+    N(0, 1) between the learned and the exact crossing is moved by about the distance
+    between the modes. returns (signed mass, distance)
+    """
+    from scipy.special import ndtr, ndtri
+
+    means = np.sort(interp.target.means)
+    midpoint, gap = 0.5 * (means[0] + means[1]), float(means[1] - means[0])
+    x = ndtri(np.linspace(0.5 / n, 1 - 0.5 / n, n))
+    crossing = {name: x[np.argmax(f(np.ones(n), x) > midpoint)]
+                for name, f in (("learned", model), ("exact", lambda t, x: interp.flow_map(x, t, 0.0)))}
+    return float(ndtr(crossing["learned"]) - ndtr(crossing["exact"])), gap
 
 
 def normalised_bias(model, interp, c, n, seed=0):
