@@ -8,7 +8,8 @@ figure's ``<img>`` holds the kernel's new PNG, decoded. Prints the median and th
 90th percentile per slider; the target is a median of at most 100 ms. A slider that
 does not change the picture (a component of weight 0, a first time with one step) is
 given up after two presses. Notebook 03's sliders draw nothing until Train, so they
-are left out.
+are left out; notebook 05's training sliders (steps, learning rate) draw nothing until
+Train either, and show as such.
 
 Run from the repository root:
 
@@ -38,7 +39,7 @@ from test_browser import (  # noqa: E402
     NOTEBOOK_DIR, explorer_outputs, jupyter_lab, notebook_url, open_browser, run_all, shut_down_kernels,
 )
 
-NOTEBOOKS = ["01_probability_flow.ipynb", "02_inductive_step.ipynb", "04_few_step_sampling.ipynb"]
+NOTEBOOKS = ["01_probability_flow.ipynb", "02_inductive_step.ipynb", "04_few_step_sampling.ipynb", "05_flow_maps.ipynb"]
 
 # The floor under every slider: a slider whose observer only swaps between two PNGs of
 # notebook 01's figure, drawn beforehand. What it takes is the widget messages, the PNG's

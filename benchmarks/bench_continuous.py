@@ -272,7 +272,9 @@ def main(argv=None):
     print(f"Machine: {machine()}")
     print(f"Rerun: python benchmarks/bench_continuous.py --parts {' '.join(args.parts)} --seeds "
           f"{' '.join(map(str, args.seeds))} --diverge-seeds {' '.join(map(str, args.diverge_seeds))} "
-          f"--ablation-seeds {' '.join(map(str, args.ablation_seeds))}" + (" --quick" if args.quick else ""))
+          f"--ablation-seeds {' '.join(map(str, args.ablation_seeds))}"
+          + (f" --tuning-rows {' '.join(map(str, args.tuning_rows))}" if args.tuning_rows else "")
+          + (" --quick" if args.quick else ""))
     if "seeds" in args.parts:
         seeds_table(interp, args.seeds, steps)
     if "diverge" in args.parts:
