@@ -16,7 +16,7 @@ import ipywidgets
 
 __all__ = ["Knob", "Grid", "Count", "Choice", "STYLE"]
 
-STYLE = {"description_width": "90px"}  # the labels of every control
+STYLE = {"description_width": "104px"}  # the labels of every control: room for "sampling steps"
 
 
 class Knob:
