@@ -121,6 +121,17 @@ class LearnedModel:
             raise ValueError(f"only the named schedules can be saved, got {self.schedule!r}")
         save_params(path, self.params, meta)
 
+    def _in_chunks(self, evaluate, *arrays):
+        """evaluate(*rows) over arrays broadcast together, _CHUNK points at a time, so that
+        a large batch does not hold all its activations at once. -> [*batch]"""
+        arrays = np.broadcast_arrays(*arrays)
+        shape = arrays[0].shape
+        flat = [a.ravel() for a in arrays]
+        out = np.empty(flat[0].size)
+        for i in range(0, out.size, _CHUNK):
+            out[i : i + _CHUNK] = evaluate(*(a[i : i + _CHUNK] for a in flat))
+        return out.reshape(shape)
+
 
 class ConsistencyModel(LearnedModel):
     """f_theta(t, x) = c_skip(t) x + c_out(t) F_theta(t, c_in(t) x), F_theta an MLP.
@@ -169,13 +180,7 @@ class ConsistencyModel(LearnedModel):
         The model is defined for t in [0, 1] and finite x (|x| <= 1e100): anything else
         raises ValueError (TypeError for non-numbers) instead of returning numbers.
         """
-        t, x = np.broadcast_arrays(unit_times("t", t), finite_array("x", x))
-        shape = t.shape
-        t, x = t.ravel(), x.ravel()
-        out = np.empty(t.size)
-        for i in range(0, t.size, _CHUNK):
-            out[i : i + _CHUNK] = self.forward(self.params, t[i : i + _CHUNK], x[i : i + _CHUNK])[0]
-        return out.reshape(shape)
+        return self._in_chunks(lambda t, x: self.forward(self.params, t, x)[0], unit_times("t", t), finite_array("x", x))
 
 
 # the saved "format" -> the class built from (schedule, sigma_d, params); cmtoy.flow_maps

@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import mlp
-from .consistency import _CHUNK, MODEL_FORMATS, LearnedModel
+from .consistency import MODEL_FORMATS, LearnedModel
 from .validation import finite_array, unit_times
 
 __all__ = ["FlowMapModel", "check_time_pairs"]
@@ -119,14 +119,7 @@ class FlowMapModel(LearnedModel):
         x not finite (|x| <= 1e100).
         """
         t, s = check_time_pairs(t, s)
-        t, s, x = np.broadcast_arrays(t, s, finite_array("x", x))
-        shape = x.shape
-        t, s, x = t.ravel(), s.ravel(), x.ravel()
-        out = np.empty(x.size)
-        for i in range(0, x.size, _CHUNK):
-            rows = slice(i, i + _CHUNK)
-            out[rows] = self.forward(self.params, t[rows], s[rows], x[rows])
-        return out.reshape(shape)
+        return self._in_chunks(lambda t, s, x: self.forward(self.params, t, s, x), t, s, finite_array("x", x))
 
     def __call__(self, t, x):
         """The consistency function of the flow map, X_theta(t, 0, x). t, x: broadcastable -> [*batch]"""
