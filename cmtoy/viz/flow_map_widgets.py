@@ -104,8 +104,9 @@ class FlowMapExplorer(TrainingExplorer):
             exact, learned, title = self.artists["map"]
             exact.set_data(self.x, self.interp.flow_map(self.x, v["t"], v["s"]))
             if self.model is not None:
-                learned.set_data(self.x, self.model.flow_map(self.x, v["t"], v["s"]))
-                error = np.mean(np.abs(self.model.flow_map(self.x, v["t"], v["s"]) - exact.get_ydata()))
+                jumped = self.model.flow_map(self.x, v["t"], v["s"])
+                learned.set_data(self.x, jumped)
+                error = np.mean(np.abs(jumped - exact.get_ydata()))
                 title.set_text(f"$t = {v['t']:g} \\to s = {v['s']:g}$: mean error {error:.3f} over the x shown")
             else:
                 title.set_text(f"$t = {v['t']:g} \\to s = {v['s']:g}$ (press Train)")
