@@ -277,16 +277,6 @@ def _embed_times(times, x, n, dtype):
     return h_0
 
 
-def _embed(t, x, n, s=None):
-    """h_0 of a float64 network. t, x, s: [B] -> [B, n_inputs] (see :func:`_embed_times`)"""
-    return _embed_times([t] if s is None else [t, s], x, n, np.float64)
-
-
-def _embed_float32(t, x, n, s=None):
-    """:func:`_embed` in single precision, for float32 networks. -> [B, n_inputs] float32"""
-    return _embed_times([t] if s is None else [t, s], x, n, np.float32)
-
-
 def _features(params, times, x, time_features=None):
     """The network input h_0 in the network's precision. times: [t] or [t, s], x: [B] -> [B, n_inputs]
 

@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from cmtoy.mlp import MLPConfig, Params, _embed, _embed_float32, backward, forward, init_params, input_grads, jvp
+from cmtoy.mlp import MLPConfig, Params, _embed_times, backward, forward, init_params, input_grads, jvp
 
 H = 1e-6  # finite-difference step; truncation O(H^2) and rounding O(eps / H) are both << 1e-6
 
@@ -108,8 +108,8 @@ def test_time_embedding_is_x_t_and_the_harmonics_of_t(n_fourier):
     t, x = random_inputs(n=50)
     k = np.arange(1, n_fourier + 1)
     expected = np.column_stack([x, t, np.sin(np.pi * np.outer(t, k)), np.cos(np.pi * np.outer(t, k))])
-    np.testing.assert_allclose(_embed(t, x, n_fourier), expected, rtol=0, atol=1e-13)
-    single = _embed_float32(t, x, n_fourier)
+    np.testing.assert_allclose(_embed_times([t], x, n_fourier, np.float64), expected, rtol=0, atol=1e-13)
+    single = _embed_times([t], x, n_fourier, np.float32)
     assert single.dtype == np.float32
     np.testing.assert_allclose(single, expected, rtol=0, atol=1e-6)  # float32 rounding of inputs
 
@@ -302,8 +302,8 @@ def test_two_time_inputs_are_x_both_times_and_the_harmonics_of_each():
     k = np.arange(1, 4)
     harmonics = [f(np.pi * np.outer(time, k)) for time in (t, s) for f in (np.sin, np.cos)]
     expected = np.column_stack([x, t, s, *harmonics])
-    np.testing.assert_allclose(_embed(t, x, 3, s=s), expected, rtol=0, atol=1e-13)
-    np.testing.assert_allclose(_embed_float32(t, x, 3, s=s), expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(_embed_times([t, s], x, 3, np.float64), expected, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(_embed_times([t, s], x, 3, np.float32), expected, rtol=0, atol=1e-6)
     config = MLPConfig(width=4, depth=1, n_fourier=3, n_times=2)
     assert config.n_inputs == expected.shape[1] == 15
 
