@@ -13,12 +13,25 @@ Prints Markdown tables for benchmarks/README.md:
 2. ("ablation") each method's own choices switched one at a time, at the default step
    count (or --ablation-steps), seed 0: the share of s = t pairs, MeanFlow's adaptive
    weight, the time distribution (the MeanFlow paper's logit-normal(-0.4, 1)), psd's
-   choice of the intermediate time u, fmd's continuous (JVP) against its one-hop target;
+   choice of the intermediate time u, fmd's continuous (JVP) against its one-hop target
+   and its Lagrangian condition (the hop in s) against the Eulerian one (the hop in t),
+   and a share of the off-diagonal pairs at s = 0 (``slice_share``). A run that diverges
+   is a row that says so;
 3. ("mixtures") each default, seed 0, on the harder mixture of bench_training.py and on one
    no setting was tuned on, W1 and two-time error in units of the data's std sigma_d;
 4. ("budgets") each method's default, seed 0, after a wall-time budget of 5, 15 and 60 s:
    the steps that fit the budget (bench_training's probe of the loop's speed), so that
-   the learning rate's cosine decay ends at the budget. Time it alone on the machine.
+   the learning rate's cosine decay ends at the budget. Time it alone on the machine;
+5. ("ceiling") what each method's network learns when it is told the answer: its default
+   config (network, steps, learning rate, time pairs) with the method's target replaced by
+   the exact average velocity (x - h_{t->s}(x)) / (t - s), a supervised regression that no
+   method can beat in as many steps; and, beside it and beside the method's own target,
+   a tenth of each batch's off-diagonal pairs moved to (t, s) = (1, 0), where the one-step
+   map lives (not methods of cmtoy: they are registered for this process only); and the
+   method's own target with a quarter of them at s = 0, the one-step slice
+   (``slice_share``), t kept (seed 0).
+   With --config, every run of every part sets these TrainConfig fields (key=value, a
+   Python literal), e.g. another form of fmd over the seeds.
 
 Run from the repository root:
 
@@ -27,6 +40,8 @@ Run from the repository root:
     python benchmarks/bench_flow_maps.py --parts ablation --ablation-steps 10000
     python benchmarks/bench_flow_maps.py --parts mixtures
     python benchmarks/bench_flow_maps.py --parts budgets --budgets 5 15 60
+    python benchmarks/bench_flow_maps.py --parts ceiling --seeds 0
+    python benchmarks/bench_flow_maps.py --methods fmd --config teacher_form=\'eulerian\' teacher_hop=0.05
     python benchmarks/bench_flow_maps.py --quick                  # short smoke run of every part
 
 Timings depend on the load of the machine; the machine and its load are printed.
@@ -35,6 +50,7 @@ Timings depend on the load of the machine; the machine and its load are printed.
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import os
 import sys
@@ -49,6 +65,8 @@ from bench_exact import machine as describe_machine  # noqa: E402
 from bench_training import steps_per_second  # noqa: E402
 
 import cmtoy  # noqa: E402
+from cmtoy import training  # noqa: E402
+from cmtoy.flow_map_losses import FlowMapMethod, regression_loss  # noqa: E402
 from cmtoy.training import TrainConfig, train  # noqa: E402
 
 METHODS = ("meanflow", "psd", "fmd")
@@ -62,18 +80,27 @@ TARGETS = {"meanflow": (("compose 1", 0.03), ("compose 4", 0.015), ("two-time er
 ABLATIONS = {
     "meanflow": [("s = t share 0.25", dict(diagonal_share=0.25)), ("s = t share 0.75", dict(diagonal_share=0.75)),
                  ("adaptive weight p = 1", dict(adaptive_p=1.0)),
-                 ("logit-normal(-0.4, 1) times", dict(time_distribution="lognormal", p_mean=-0.4, p_std=1.0))],
-    "psd": [("midpoint u (shortcut models)", dict(intermediate="midpoint")),
+                 ("logit-normal(-0.4, 1) times", dict(time_distribution="lognormal", p_mean=-0.4, p_std=1.0)),
+                 ("s = 0 share 0.25", dict(slice_share=0.25))],
+    "psd": [("s = 0 share 0", dict(slice_share=0.0)), ("s = 0 share 0.25", dict(slice_share=0.25)),
+            ("warm-up 500 steps", dict(warmup=500)),
+            ("midpoint u (shortcut models)", dict(intermediate="midpoint")),
             ("s = t share 0.5", dict(diagonal_share=0.5)), ("s = t share 0.75", dict(diagonal_share=0.75)),
             ("logit-normal(-0.4, 1) times", dict(time_distribution="lognormal", p_mean=-0.4, p_std=1.0))],
     "fmd": [("continuous Lagrangian target (JVP, teacher_hop 0)", dict(teacher_hop=0.0)),
             ("teacher hop 0.05", dict(teacher_hop=0.05)),
+            ("Eulerian form (hop in t)", dict(teacher_form="eulerian")),
+            ("Eulerian form, teacher hop 0.05", dict(teacher_form="eulerian", teacher_hop=0.05)),
+            ("s = 0 share 0.5", dict(slice_share=0.5)),
+            ("Eulerian form, teacher hop 0.05, s = 0 share 0.5",
+             dict(teacher_form="eulerian", teacher_hop=0.05, slice_share=0.5)),
             ("s = t share 0.25", dict(diagonal_share=0.25)), ("s = t share 0", dict(diagonal_share=0.0)),
             ("logit-normal(-0.4, 1) times", dict(time_distribution="lognormal", p_mean=-0.4, p_std=1.0))],
 }
 HARD = cmtoy.GaussianMixture(means=[-2.0, 0.3, 3.0], stds=[0.2, 0.05, 0.7], weights=[0.5, 0.2, 0.3])  # bench_training's
 UNTUNED = cmtoy.GaussianMixture(means=[-3.0, -1.0, 1.0, 3.0], stds=[0.2, 0.2, 0.2, 0.2], weights=[0.1, 0.4, 0.4, 0.1])
 COLUMNS = ("compose 1", "compose 2", "compose 4", "renoise 2", "renoise 4", "two-time error")
+DIVERGED = ("diverged",) + ("-",) * (len(COLUMNS) - 1)  # the cells of a run that diverged
 
 
 def machine():
@@ -93,6 +120,25 @@ def score(model, interp, seed=0):
                                                     interp.target)
     w1["two-time error"] = cmtoy.two_time_error(model, interp, n=20_000, rng=rng)
     return w1
+
+
+OVERRIDES = {}  # --config: TrainConfig fields every run sets
+
+
+def configure(**fields):
+    """The TrainConfig of one run: ``fields``, then the --config overrides."""
+    return TrainConfig(progress=False, **{**fields, **OVERRIDES})
+
+
+def override(text):
+    """One --config item, key=value with a Python literal value. -> (key, value)"""
+    key, sep, value = text.partition("=")
+    if not sep or key not in {f.name for f in dataclasses.fields(TrainConfig)}:
+        raise argparse.ArgumentTypeError(f"expected key=value with a TrainConfig field as key, got {text!r}")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        raise argparse.ArgumentTypeError(f"the value of {key} is not a Python literal: {value!r}") from None
 
 
 def run(interp, config):
@@ -126,8 +172,13 @@ def part_defaults(interp, methods, seeds, steps=None):
     rows.append(["exact h (floor)", "-", "-", "-", *numbers(exact), "-"])
     for method in methods:
         for seed in seeds:
-            config = TrainConfig(method=method, seed=seed, progress=False, **({"steps": steps} if steps else {}))
-            model, done, seconds = run(interp, config)
+            config = configure(method=method, seed=seed, **({"steps": steps} if steps else {}))
+            try:
+                model, done, seconds = run(interp, config)
+            except FloatingPointError as error:  # a diverged run is a result too: its row says so
+                rows.append([method, seed, "-", "-", *DIVERGED, f"diverged: {error}"])
+                print(f"  {method} seed {seed}: diverged", file=sys.stderr, flush=True)
+                continue
             row = score(model, interp)
             rows.append([method, seed, done, f"{seconds:.0f}", *numbers(row), verdict(method, row)])
             print(f"  {method} seed {seed}: {done} steps, {seconds:.0f} s", file=sys.stderr, flush=True)
@@ -139,10 +190,15 @@ def part_defaults(interp, methods, seeds, steps=None):
 def part_ablation(interp, methods, steps=None):
     rows = []
     for method in methods:
-        base = TrainConfig(method=method, seed=0, progress=False, **({"steps": steps} if steps else {}))
+        base = configure(method=method, seed=0, **({"steps": steps} if steps else {}))
         for label, overrides in [("default", {}), *ABLATIONS[method]]:
             config = dataclasses.replace(base, **overrides)
-            model, done, seconds = run(interp, config)
+            try:
+                model, done, seconds = run(interp, config)
+            except FloatingPointError:
+                rows.append([method, label, "-", "-", *DIVERGED])
+                print(f"  {method} {label}: diverged", file=sys.stderr, flush=True)
+                continue
             rows.append([method, label, done, f"{seconds:.0f}", *numbers(score(model, interp))])
             print(f"  {method} {label}: {done} steps, {seconds:.0f} s", file=sys.stderr, flush=True)
     print("### Each method's own choices, one at a time (seed 0)\n")
@@ -158,7 +214,7 @@ def part_mixtures(methods, steps=None):
         exact = score(cmtoy.ExactModel(interp), interp)
         rows.append([label, f"{sigma_d:.3f}", "exact h (floor)", "-", "-", *(f"{exact[c] / sigma_d:.4f}" for c in COLUMNS)])
         for method in methods:
-            config = TrainConfig(method=method, seed=0, progress=False, **({"steps": steps} if steps else {}))
+            config = configure(method=method, seed=0, **({"steps": steps} if steps else {}))
             model, done, seconds = run(interp, config)
             row = score(model, interp)
             rows.append([label, f"{sigma_d:.3f}", method, done, f"{seconds:.0f}", *(f"{row[c] / sigma_d:.4f}" for c in COLUMNS)])
@@ -168,12 +224,12 @@ def part_mixtures(methods, steps=None):
     print()
 
 
-def part_budgets(interp, methods, budgets, probe_steps=500):
+def part_budgets(interp, methods, budgets, probe_steps=2000):
     rows = []
     for method in methods:
         rate = steps_per_second(interp, method, probe_steps)
         for budget in budgets:
-            config = TrainConfig(method=method, seed=0, progress=False, steps=max(50, int(rate * budget)))
+            config = configure(method=method, seed=0, steps=max(50, int(rate * budget)))
             model, done, seconds = run(interp, config)
             rows.append([method, f"{budget:g}", done, f"{seconds:.0f}", *numbers(score(model, interp))])
             print(f"  {method} {budget:g} s: {done} steps, {seconds:.0f} s", file=sys.stderr, flush=True)
@@ -182,21 +238,86 @@ def part_budgets(interp, methods, budgets, probe_steps=500):
     print()
 
 
+CORNER_SHARE = 0.1  # "ceiling": the share of each batch's off-diagonal pairs moved to (t, s) = (1, 0)
+SLICE_SHARE = 0.25  # "ceiling": TrainConfig.slice_share, the share of them moved to s = 0
+
+
+def _corner(batches):
+    """``batches`` with the first CORNER_SHARE of each batch's off-diagonal pairs moved to (1, 0)."""
+
+    class Corner(batches):
+        def times(self):
+            t, s, n_diagonal = super().times()
+            end = n_diagonal + int(round(CORNER_SHARE * (t.size - n_diagonal)))
+            t[n_diagonal:end], s[n_diagonal:end] = 1.0, 0.0
+            return t, s, n_diagonal
+
+    return Corner
+
+
+def _exact_target(batches):
+    """The method's batches with its loss replaced by the regression onto the exact average velocity."""
+
+    class ExactTarget(batches):
+        def loss(self, k, params, target, out):
+            t, s, _, x_t, _ = self.draw()
+            u, cache = self.model.velocity(params, t, s, x_t)
+            gap = t - s  # 0 on the diagonal, where the exact average velocity is the velocity
+            exact = np.where(gap > 0, (x_t - self.interp.flow_map(x_t, t, s)) / np.where(gap > 0, gap, 1.0),
+                             self.interp.velocity(t, x_t))
+            return regression_loss(self.model, params, cache, u - exact, self.config.adaptive_p, out)
+
+    return ExactTarget
+
+
+def variant(method, label, batches):
+    """Register ``batches`` under a new method name with ``method``'s defaults (this process only)."""
+    name = f"{method}, {label}"
+    training.METHODS[name] = FlowMapMethod(batches, training.METHODS[method].defaults)
+    return name
+
+
+def part_ceiling(interp, methods, seeds, steps=None):
+    rows = []
+    for method in methods:
+        own = training.METHODS[method].batches
+        exact = _exact_target(own)
+        corner = {"own": _corner(own), "exact": _corner(exact)}
+        for label, batches, fields in (("own target", own, {}), ("exact target", exact, {}),
+                                       ("own target, corner share", corner["own"], {}),
+                                       ("exact target, corner share", corner["exact"], {}),
+                                       ("own target, s = 0 share", own, {"slice_share": SLICE_SHARE})):
+            name = method if batches is own else variant(method, label, batches)
+            for seed in seeds:
+                config = dataclasses.replace(configure(method=name, seed=seed, **({"steps": steps} if steps else {})),
+                                             **fields)  # the row's own setting over --config
+                model, done, seconds = run(interp, config)
+                rows.append([method, label, seed, done, f"{seconds:.0f}", *numbers(score(model, interp))])
+                print(f"  {method} {label} seed {seed}: {done} steps, {seconds:.0f} s", file=sys.stderr, flush=True)
+    print(f"### Each method's network told the answer (exact target); {CORNER_SHARE:g} of the off-diagonal "
+          f"pairs at (t, s) = (1, 0) (corner share), or {SLICE_SHARE:g} of them at s = 0 (s = 0 share)\n")
+    print(table(("method", "target", "seed", "steps", "wall (s)", *COLUMNS), rows))
+    print()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--parts", nargs="+", choices=("defaults", "ablation", "mixtures", "budgets"),
+    parser.add_argument("--parts", nargs="+", choices=("defaults", "ablation", "mixtures", "budgets", "ceiling"),
                         default=["defaults"])
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--ablation-steps", type=int, default=None, help="steps of each ablation run (default: the method's)")
     parser.add_argument("--budgets", type=float, nargs="+", default=[5.0, 15.0, 60.0], help="wall-time budgets (s)")
+    parser.add_argument("--config", nargs="+", type=override, default=[], metavar="KEY=VALUE",
+                        help="TrainConfig fields every run sets, e.g. teacher_form='eulerian'")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 300 steps, one seed, every part")
     args = parser.parse_args(argv)
+    OVERRIDES.update(args.config)
     interp = cmtoy.Interpolant(cmtoy.SEED_MIXTURE, "linear")
     print(f"Machine: {machine()}")
     print(f"Rerun: python benchmarks/bench_flow_maps.py {' '.join(sys.argv[1:])}\n")
     steps = 300 if args.quick else None
-    parts = ("defaults", "ablation", "mixtures", "budgets") if args.quick else args.parts
+    parts = ("defaults", "ablation", "mixtures", "budgets", "ceiling") if args.quick else args.parts
     if "defaults" in parts:
         part_defaults(interp, args.methods, args.seeds[:1] if args.quick else args.seeds, steps)
     if "ablation" in parts:
@@ -204,7 +325,9 @@ def main(argv=None):
     if "mixtures" in parts:
         part_mixtures(args.methods, steps)
     if "budgets" in parts:
-        part_budgets(interp, args.methods, [0.5, 1.0] if args.quick else args.budgets, 100 if args.quick else 500)
+        part_budgets(interp, args.methods, [0.5, 1.0] if args.quick else args.budgets, 100 if args.quick else 2000)
+    if "ceiling" in parts:
+        part_ceiling(interp, args.methods, args.seeds[:1] if args.quick else args.seeds, steps)
 
 
 if __name__ == "__main__":

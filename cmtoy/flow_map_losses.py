@@ -29,10 +29,19 @@ differ in the target, i.e. in which property of the exact map h_{t->s} they impo
   model's own jump to a time nearer the diagonal, where X(t, t, x) = x is exact, and one
   short step of the teacher, as in consistency distillation. At s = t either target is the
   exact velocity. It is the teacher-based reference point for the two above.
+  ``teacher_form = "eulerian"`` distils the other condition of the same paper (its Eulerian
+  map distillation), d/dt h_{t->s}(x_t) = 0 along the exact flow: continuous, MeanFlow's
+  identity with the exact velocity v_t(x) in place of v_hat; over one hop, X(t, s, x) =
+  X(r, s, Phi_{t->r}(x)) with r = max(s, t - h): the teacher steps first, from t back to
+  r, and the model's own jump from r to s follows, as in consistency distillation (its
+  s = 0 slice *is* cd's target). The Lagrangian target passes the model's error at (t, r)
+  through the teacher's Jacobian of x, which is large where the flow separates the modes;
+  the Eulerian one takes the model's error at (r, s) as it is.
 
 The pairs (t, s): two draws of ``time_distribution`` ("uniform" on [0, 1], or "lognormal":
 log(sigma_t / alpha_t) ~ N(p_mean, p_std^2), the logit-normal of the MeanFlow paper for the
-linear schedule), t the later; then the first ``diagonal_share`` of each batch gets s = t.
+linear schedule), t the later; then the first ``diagonal_share`` of each batch gets s = t,
+and the first ``slice_share`` of the rest s = 0, the slice that one-step sampling uses.
 Uniform draws reach t = 1, where the one-step map X(1, 0, .) lives, often (t has density
 2t); the logit-normal rarely does.
 
@@ -47,12 +56,13 @@ from .continuous import line_point
 from .flow_maps import FlowMapModel
 from .pairs import teacher_step
 
-__all__ = ["ADAPTIVE_C", "INTERMEDIATES", "FlowMapMethod", "log_ratio_table", "sample_times", "time_pairs",
+__all__ = ["ADAPTIVE_C", "INTERMEDIATES", "TEACHER_FORMS", "FlowMapMethod", "log_ratio_table", "sample_times", "time_pairs",
            "regression_loss",
            "MeanFlowBatches", "SelfDistillationBatches", "DistillationBatches"]
 
 ADAPTIVE_C = 1e-3  # the c of MeanFlow's adaptive weight (Geng et al. 2025, Sec. 4.3)
 INTERMEDIATES = ("uniform", "midpoint")  # psd: where u lies between s and t
+TEACHER_FORMS = ("lagrangian", "eulerian")  # fmd: which condition of the exact map the teacher imposes
 
 
 def log_ratio_table(schedule, n=4097):
@@ -80,7 +90,8 @@ def sample_times(config, schedule, rng, n, table=None):
 
 
 def time_pairs(config, schedule, rng, table=None):
-    """(t, s, n_diagonal): config.batch pairs with s <= t, the first n_diagonal of them s = t.
+    """(t, s, n_diagonal): config.batch pairs with s <= t, the first n_diagonal of them s = t,
+    then round(slice_share (B - n_diagonal)) of them s = 0.
 
     table: :func:`log_ratio_table` of the schedule, for "lognormal" times. returns t [B], s [B], int
     """
@@ -88,6 +99,7 @@ def time_pairs(config, schedule, rng, table=None):
     t, s = np.maximum(a, b), np.minimum(a, b)
     n_diagonal = int(round(config.diagonal_share * config.batch))
     s[:n_diagonal] = t[:n_diagonal]
+    s[n_diagonal:n_diagonal + int(round(config.slice_share * (config.batch - n_diagonal)))] = 0.0
     return t, s, n_diagonal
 
 
@@ -123,12 +135,16 @@ class _Batches:
         self.interp, self.config, self.model, self.rng = interp, config, model, rng
         self.table = log_ratio_table(interp.schedule) if config.time_distribution == "lognormal" else None
 
+    def times(self):
+        """This step's time pairs (:func:`time_pairs`). -> t [B], s [B], n_diagonal"""
+        return time_pairs(self.config, self.interp.schedule, self.rng, self.table)
+
     def draw(self):
         """-> t, s [B], n_diagonal, x_t [B], v_hat [B] (v_hat = alpha'_t x_0 + sigma'_t x_1)"""
-        schedule, rng = self.interp.schedule, self.rng
-        t, s, n_diagonal = time_pairs(self.config, schedule, rng, self.table)
+        rng = self.rng
+        t, s, n_diagonal = self.times()
         x_0, x_1 = self.interp.target.sample(rng, t.size), rng.standard_normal(t.size)
-        return t, s, n_diagonal, *line_point(schedule, t, x_0, x_1)
+        return t, s, n_diagonal, *line_point(self.interp.schedule, t, x_0, x_1)
 
     def online(self, params, target, t, s, x, tangent):
         """u_theta with the online weights (and the cache for its gradient), and u and its
@@ -179,22 +195,35 @@ class DistillationBatches(_Batches):
     """The batches of one "fmd" run and their loss (module docstring)."""
 
     def loss(self, k, params, target, out):
+        eulerian = self.config.teacher_form == "eulerian"
         if self.config.teacher_hop > 0:
-            return self.hop_loss(params, target, out)
+            return self.hop_loss(params, target, out, eulerian)
         t, s, _, x_t, _ = self.draw()
-        u, u_sg, du_ds, cache = self.online(params, target, t, s, x_t, (0.0, 1.0, 0.0))
-        x_s = x_t - (t - s) * u_sg  # X(t, s, x_t), the point the teacher's velocity is taken at
-        u_target = self.interp.velocity(s, x_s) + (t - s) * du_ds  # Lagrangian condition
+        if eulerian:  # MeanFlow's identity with the exact velocity
+            v_t = self.interp.velocity(t, x_t)
+            u, _, du_dt, cache = self.online(params, target, t, s, x_t, (1.0, 0.0, v_t))
+            u_target = v_t - (t - s) * du_dt
+        else:
+            u, u_sg, du_ds, cache = self.online(params, target, t, s, x_t, (0.0, 1.0, 0.0))
+            x_s = x_t - (t - s) * u_sg  # X(t, s, x_t), the point the teacher's velocity is taken at
+            u_target = self.interp.velocity(s, x_s) + (t - s) * du_ds  # Lagrangian condition
         return regression_loss(self.model, params, cache, u - u_target, self.config.adaptive_p, out)
 
-    def hop_loss(self, params, target, out):
-        """The Lagrangian condition over one teacher hop: X(t, s, x) = Phi_{r->s}(X(t, r, x))."""
-        model = self.model
+    def hop_loss(self, params, target, out, eulerian):
+        """The condition over one teacher hop of length h, the model's jump on the rest of (s, t):
+        Lagrangian X(t, s, x) = Phi_{r->s}(X(t, r, x)), r = min(t, s + h); Eulerian
+        X(t, s, x) = X(r, s, Phi_{t->r}(x)), r = max(s, t - h)."""
+        model, hop = self.model, self.config.teacher_hop
         t, s, _, x_t, _ = self.draw()
         u, cache = model.velocity(params, t, s, x_t)
-        r = np.minimum(t, s + self.config.teacher_hop)  # the model's jump ends here, nearer the diagonal
-        x_r = x_t - (t - r) * model.velocity(target, t, r, x_t)[0]  # X(t, r, x_t); x_t itself when r = t
-        x_s = teacher_step(self.interp, "heun", r, s, x_r)  # one exact-velocity Heun step r -> s
+        if eulerian:
+            r = np.maximum(s, t - hop)  # the teacher's hop ends here, the model's jump starts
+            x_r = teacher_step(self.interp, "heun", t, r, x_t)  # one exact-velocity Heun step t -> r
+            x_s = x_r - (r - s) * model.velocity(target, r, s, x_r)[0]  # X(r, s, x_r); x_r itself when r = s
+        else:
+            r = np.minimum(t, s + hop)  # the model's jump ends here, nearer the diagonal
+            x_r = x_t - (t - r) * model.velocity(target, t, r, x_t)[0]  # X(t, r, x_t); x_t itself when r = t
+            x_s = teacher_step(self.interp, "heun", r, s, x_r)  # one exact-velocity Heun step r -> s
         gap = t - s  # 0 on the diagonal, where the target is the exact velocity
         u_target = np.where(gap > 0, (x_t - x_s) / np.where(gap > 0, gap, 1.0), self.interp.velocity(t, x_t))
         return regression_loss(model, params, cache, u - u_target, self.config.adaptive_p, out)

@@ -6,7 +6,8 @@ from scipy.special import expit
 
 import cmtoy
 from cmtoy import mlp
-from cmtoy.flow_map_losses import DistillationBatches, MeanFlowBatches, SelfDistillationBatches, sample_times, time_pairs
+from cmtoy.flow_map_losses import (TEACHER_FORMS, DistillationBatches, MeanFlowBatches, SelfDistillationBatches,
+                                   sample_times, time_pairs)
 from cmtoy.flow_maps import FlowMapModel
 
 H = 1e-6
@@ -150,6 +151,30 @@ def test_the_teacher_hop_target_of_the_exact_map_is_the_exact_average_velocity()
         np.testing.assert_allclose((x - x_s) / (t - s), exact_average_velocity(t, s, x), atol=20 * hop**3 / 0.1)
 
 
+def test_the_eulerian_hop_target_of_the_exact_map_is_the_exact_average_velocity():
+    """X(t, s, x) = X(r, s, Phi_{t->r}(x)): with the exact map, only the Heun hop errs, O(h^3)."""
+    from cmtoy.pairs import teacher_step
+
+    t, s, x = np.array([0.9, 0.6, 0.3]), np.array([0.2, 0.1, 0.29]), np.array([0.3, -0.5, 1.0])
+    for hop in (0.05, 0.02):
+        r = np.maximum(s, t - hop)
+        x_s = INTERP.flow_map(teacher_step(INTERP, "heun", t, r, x), r, s)
+        np.testing.assert_allclose((x - x_s) / (t - s), exact_average_velocity(t, s, x), atol=20 * hop**3 / 0.1)
+
+
+def test_the_two_forms_of_fmd_give_different_targets_and_the_same_one_on_the_diagonal():
+    """The hop is taken in s (Lagrangian) or in t (Eulerian): the losses differ off the diagonal only."""
+    model = random_model(seed=5)
+    losses = {}
+    for form in TEACHER_FORMS:
+        for share in (0.0, 1.0):
+            config = resolved("fmd", teacher_form=form, diagonal_share=share)
+            batches = DistillationBatches(INTERP, config, model, np.random.default_rng(3))
+            losses[form, share] = batches.loss(0, model.params, model.params, model.params.copy())[0]
+    assert losses["lagrangian", 1.0] == losses["eulerian", 1.0]
+    assert abs(losses["lagrangian", 0.0] - losses["eulerian", 0.0]) > 1e-6 * losses["lagrangian", 0.0]
+
+
 # -- the losses --------------------------------------------------------------------------
 
 BATCHES = {"meanflow": MeanFlowBatches, "psd": SelfDistillationBatches, "fmd": DistillationBatches}
@@ -160,8 +185,9 @@ def resolved(method, **kwargs):
     return cmtoy.TrainConfig(**{"method": method, "batch": 12, "mlp": SMALL, "progress": False, **kwargs}).resolved()
 
 
-@pytest.mark.parametrize("method, options", [("meanflow", {}), ("psd", {}), ("fmd", {"teacher_hop": 0.02}),
-                                             ("fmd", {"teacher_hop": 0.0})])
+@pytest.mark.parametrize("method, options", [
+    ("meanflow", {}), ("psd", {}), ("fmd", {"teacher_hop": 0.02}), ("fmd", {"teacher_hop": 0.0}),
+    ("fmd", {"teacher_hop": 0.02, "teacher_form": "eulerian"}), ("fmd", {"teacher_hop": 0.0, "teacher_form": "eulerian"})])
 def test_each_loss_gradient_matches_finite_differences_with_the_target_held(method, options):
     config = resolved(method, adaptive_p=0.0, **options)
     model = random_model(seed=13)
@@ -212,6 +238,16 @@ def test_the_time_pairs_are_ordered_with_the_asked_share_on_the_diagonal():
     assert t.max() > 0.99  # uniform draws reach the one-step map's t = 1
 
 
+
+def test_the_slice_share_moves_that_share_of_the_other_pairs_to_s_0_and_nothing_else():
+    plain = time_pairs(resolved("fmd", diagonal_share=0.25, batch=400), INTERP.schedule, np.random.default_rng(0))
+    t, s, n = time_pairs(resolved("fmd", diagonal_share=0.25, slice_share=0.4, batch=400), INTERP.schedule,
+                         np.random.default_rng(0))
+    assert n == plain[2] == 100 and np.array_equal(t, plain[0])  # the same draws
+    assert np.array_equal(s[:n], t[:n]) and np.all(s[n:n + 120] == 0.0)  # 0.4 of the other 300
+    assert np.array_equal(s[n + 120:], plain[1][n + 120:]) and np.all(plain[1][n:] > 0.0)
+
+
 @pytest.mark.parametrize("schedule", ["linear", "cosine"])
 def test_lognormal_times_solve_the_log_ratio(schedule):
     config = resolved("meanflow", time_distribution="lognormal", p_mean=-0.4, p_std=1.0)
@@ -239,21 +275,28 @@ def test_each_method_learns_the_map_and_is_deterministic(method):
     assert np.mean(history["loss"][-100:]) < np.mean(history["loss"][:100])
 
 
-def test_flow_map_settings_are_validated_and_refused_where_unused():
-    with pytest.raises(ValueError, match="diagonal_share"):
-        cmtoy.TrainConfig(method="meanflow", diagonal_share=1.5)
-    with pytest.raises(ValueError, match="adaptive_p"):
-        cmtoy.TrainConfig(method="meanflow", adaptive_p=-1.0)
-    with pytest.raises(ValueError, match="intermediate.*'uniform', 'midpoint'"):
-        cmtoy.TrainConfig(method="psd", intermediate="left")
-    with pytest.raises(ValueError, match="does not use intermediate"):
-        cmtoy.TrainConfig(method="meanflow", intermediate="midpoint")
-    with pytest.raises(ValueError, match="does not use diagonal_share"):
-        cmtoy.TrainConfig(method="ct", diagonal_share=0.5)
-    with pytest.raises(ValueError, match="does not use teacher_hop"):
-        cmtoy.TrainConfig(method="psd", teacher_hop=0.1)
-    with pytest.raises(ValueError, match="teacher_hop"):
-        cmtoy.TrainConfig(method="fmd", teacher_hop=-0.1)
+REFUSED = [  # (what the message must say, the settings)
+    ("diagonal_share", dict(method="meanflow", diagonal_share=1.5)),
+    ("adaptive_p", dict(method="meanflow", adaptive_p=-1.0)),
+    ("intermediate.*'uniform', 'midpoint'", dict(method="psd", intermediate="left")),
+    ("does not use intermediate", dict(method="meanflow", intermediate="midpoint")),
+    ("does not use diagonal_share", dict(method="ct", diagonal_share=0.5)),
+    ("does not use teacher_hop", dict(method="psd", teacher_hop=0.1)),
+    ("teacher_hop", dict(method="fmd", teacher_hop=-0.1)),
+    ("teacher_form must be one of 'lagrangian', 'eulerian'; got 'sideways'", dict(method="fmd", teacher_form="sideways")),
+    ("does not use teacher_form", dict(method="meanflow", teacher_form="eulerian")),
+    ("slice_share", dict(method="psd", slice_share=1.5)),
+    ("does not use slice_share", dict(method="ct", slice_share=0.5)),
+]
+
+
+@pytest.mark.parametrize("message, settings", REFUSED)
+def test_flow_map_settings_are_validated_and_refused_where_unused(message, settings):
+    with pytest.raises(ValueError, match=message):
+        cmtoy.TrainConfig(**settings)
+
+
+def test_every_flow_map_method_trains_a_two_time_network():
     for method in ("meanflow", "psd", "fmd"):
         assert cmtoy.TrainConfig(method=method).resolved().mlp.n_times == 2
 
