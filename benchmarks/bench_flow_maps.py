@@ -66,7 +66,7 @@ from bench_training import steps_per_second  # noqa: E402
 
 import cmtoy  # noqa: E402
 from cmtoy import training  # noqa: E402
-from cmtoy.flow_map_losses import FlowMapMethod, regression_loss  # noqa: E402
+from cmtoy.flow_map_losses import FlowMapMethod, average_velocity, regression_loss  # noqa: E402
 from cmtoy.training import TrainConfig, train  # noqa: E402
 
 METHODS = ("meanflow", "psd", "fmd")
@@ -262,9 +262,7 @@ def _exact_target(batches):
         def loss(self, k, params, target, out):
             t, s, _, x_t, _ = self.draw()
             u, cache = self.model.velocity(params, t, s, x_t)
-            gap = t - s  # 0 on the diagonal, where the exact average velocity is the velocity
-            exact = np.where(gap > 0, (x_t - self.interp.flow_map(x_t, t, s)) / np.where(gap > 0, gap, 1.0),
-                             self.interp.velocity(t, x_t))
+            exact = average_velocity(t, s, x_t - self.interp.flow_map(x_t, t, s), self.interp.velocity(t, x_t))
             return regression_loss(self.model, params, cache, u - exact, self.config.adaptive_p, out)
 
     return ExactTarget
@@ -282,10 +280,9 @@ def part_ceiling(interp, methods, seeds, steps=None):
     for method in methods:
         own = training.METHODS[method].batches
         exact = _exact_target(own)
-        corner = {"own": _corner(own), "exact": _corner(exact)}
         for label, batches, fields in (("own target", own, {}), ("exact target", exact, {}),
-                                       ("own target, corner share", corner["own"], {}),
-                                       ("exact target, corner share", corner["exact"], {}),
+                                       ("own target, corner share", _corner(own), {}),
+                                       ("exact target, corner share", _corner(exact), {}),
                                        ("own target, s = 0 share", own, {"slice_share": SLICE_SHARE})):
             name = method if batches is own else variant(method, label, batches)
             for seed in seeds:

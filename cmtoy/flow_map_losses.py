@@ -57,7 +57,7 @@ from .flow_maps import FlowMapModel
 from .pairs import teacher_step
 
 __all__ = ["ADAPTIVE_C", "INTERMEDIATES", "TEACHER_FORMS", "FlowMapMethod", "log_ratio_table", "sample_times", "time_pairs",
-           "regression_loss",
+           "average_velocity", "regression_loss",
            "MeanFlowBatches", "SelfDistillationBatches", "DistillationBatches"]
 
 ADAPTIVE_C = 1e-3  # the c of MeanFlow's adaptive weight (Geng et al. 2025, Sec. 4.3)
@@ -101,6 +101,14 @@ def time_pairs(config, schedule, rng, table=None):
     s[:n_diagonal] = t[:n_diagonal]
     s[n_diagonal:n_diagonal + int(round(config.slice_share * (config.batch - n_diagonal)))] = 0.0
     return t, s, n_diagonal
+
+
+def average_velocity(t, s, displacement, diagonal):
+    """displacement / (t - s), the average velocity of a jump from time t back to s that
+    moves a point by ``displacement`` = x_t - x_s, and ``diagonal`` (the velocity itself)
+    where s = t. t, s, displacement, diagonal: [B] -> [B]"""
+    gap = t - s
+    return np.where(gap > 0, displacement / np.where(gap > 0, gap, 1.0), diagonal)
 
 
 def regression_loss(model, params, cache, error, adaptive_p, out):
@@ -185,9 +193,9 @@ class SelfDistillationBatches(_Batches):
         u_first = model.velocity(target, t_off, r, x_off)[0]  # t -> r
         x_r = x_off - (t_off - r) * u_first
         u_second = model.velocity(target, r, s_off, x_r)[0]  # r -> s
-        gap = t_off - s_off  # > 0 but for two equal draws, which keep the flow-matching target
-        composed = (t_off - r) * u_first + (r - s_off) * u_second
-        u_target[n:] = np.where(gap > 0, composed / np.where(gap > 0, gap, 1.0), u_target[n:])
+        composed = (t_off - r) * u_first + (r - s_off) * u_second  # x_t - X(r, s, X(t, r, x_t))
+        # where the two draws were equal (s = t), the flow-matching target stays
+        u_target[n:] = average_velocity(t_off, s_off, composed, u_target[n:])
         return regression_loss(model, params, cache, u - u_target, config.adaptive_p, out)
 
 
@@ -224,6 +232,5 @@ class DistillationBatches(_Batches):
             r = np.minimum(t, s + hop)  # the model's jump ends here, nearer the diagonal
             x_r = x_t - (t - r) * model.velocity(target, t, r, x_t)[0]  # X(t, r, x_t); x_t itself when r = t
             x_s = teacher_step(self.interp, "heun", r, s, x_r)  # one exact-velocity Heun step r -> s
-        gap = t - s  # 0 on the diagonal, where the target is the exact velocity
-        u_target = np.where(gap > 0, (x_t - x_s) / np.where(gap > 0, gap, 1.0), self.interp.velocity(t, x_t))
+        u_target = average_velocity(t, s, x_t - x_s, self.interp.velocity(t, x_t))  # the exact velocity at s = t
         return regression_loss(model, params, cache, u - u_target, self.config.adaptive_p, out)

@@ -162,6 +162,14 @@ def test_the_eulerian_hop_target_of_the_exact_map_is_the_exact_average_velocity(
         np.testing.assert_allclose((x - x_s) / (t - s), exact_average_velocity(t, s, x), atol=20 * hop**3 / 0.1)
 
 
+def test_the_average_velocity_of_a_jump_is_its_displacement_over_its_length_and_the_velocity_at_s_t():
+    from cmtoy.flow_map_losses import average_velocity
+
+    t, s = np.array([0.9, 0.5, 0.4]), np.array([0.1, 0.5, 0.3])
+    u = average_velocity(t, s, np.array([1.6, 7.0, -0.05]), np.array([9.0, 2.5, 9.0]))
+    np.testing.assert_allclose(u, [2.0, 2.5, -0.5], rtol=1e-12)  # s = t: the velocity given, not 7 / 0
+
+
 def test_the_two_forms_of_fmd_give_different_targets_and_the_same_one_on_the_diagonal():
     """The hop is taken in s (Lagrangian) or in t (Eulerian): the losses differ off the diagonal only."""
     model = random_model(seed=5)
