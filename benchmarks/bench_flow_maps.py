@@ -15,7 +15,8 @@ Prints Markdown tables for benchmarks/README.md:
    weight, the time distribution (the MeanFlow paper's logit-normal(-0.4, 1)), psd's
    choice of the intermediate time u, fmd's continuous (JVP) against its one-hop target
    and its Lagrangian condition (the hop in s) against the Eulerian one (the hop in t),
-   and a share of the off-diagonal pairs at s = 0 (``slice_share``). A run that diverges
+   a share of the off-diagonal pairs at s = 0 (``slice_share``), and for meanflow and psd
+   the pair's own velocity v_hat in place of the batch's (``velocity_estimate``). A run that diverges
    is a row that says so;
 3. ("mixtures") each default, seed 0, on the harder mixture of bench_training.py and on one
    no setting was tuned on, W1 and two-time error in units of the data's std sigma_d;
@@ -81,8 +82,10 @@ ABLATIONS = {
     "meanflow": [("s = t share 0.25", dict(diagonal_share=0.25)), ("s = t share 0.75", dict(diagonal_share=0.75)),
                  ("adaptive weight p = 1", dict(adaptive_p=1.0)),
                  ("logit-normal(-0.4, 1) times", dict(time_distribution="lognormal", p_mean=-0.4, p_std=1.0)),
-                 ("s = 0 share 0.25", dict(slice_share=0.25))],
-    "psd": [("s = 0 share 0", dict(slice_share=0.0)), ("s = 0 share 0.25", dict(slice_share=0.25)),
+                 ("s = 0 share 0.25", dict(slice_share=0.25)),
+                 ("velocity of the pair (v_hat, as in the paper)", dict(velocity_estimate="conditional"))],
+    "psd": [("velocity of the pair (v_hat, as in the paper)", dict(velocity_estimate="conditional")),
+            ("s = 0 share 0", dict(slice_share=0.0)), ("s = 0 share 0.25", dict(slice_share=0.25)),
             ("warm-up 500 steps", dict(warmup=500)),
             ("midpoint u (shortcut models)", dict(intermediate="midpoint")),
             ("s = t share 0.5", dict(diagonal_share=0.5)), ("s = t share 0.75", dict(diagonal_share=0.75)),

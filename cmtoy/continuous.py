@@ -12,6 +12,11 @@ same expected gradient as the exact probability-flow velocity E[v_hat | x_t] ("s
 One forward-mode JVP of the network (:func:`cmtoy.mlp.jvp`) gives the tangent, and the
 update is a squared distance to a stop-gradient target: no second derivatives.
 
+Unbiased is not enough, though: near t = 1, where the one-step map f(1, .) is learnt,
+v_hat's noise is as large as the data's spread. sct's default therefore takes the
+velocity of the batch's own data (:func:`batch_velocity`, ``velocity_estimate="batch"``),
+still from data alone and still unbiased, with far less noise there.
+
 **TrigFlow coordinates for any schedule.** With sigma_d the data std, write
 alpha_t x_0 + sigma_t x_1 = r_t (cos tau_t x_0 + sin tau_t sigma_d x_1), i.e.
 
@@ -52,6 +57,8 @@ stabilisers are each a :class:`cmtoy.TrainConfig` setting:
   learned w_phi (:class:`AdaptiveWeight`, their eq. 9), which evens out the loss over times;
 - ``time_distribution``: "lognormal" in log(sigma_t / alpha_t) = log(sigma_d tan tau), their
   proposal p(tau) with tan tau = e^xi / sigma_d, xi ~ N(p_mean, p_std); or "uniform" t;
+- ``velocity_estimate``: "batch" (above) or "conditional", the pair's own v_hat as in
+  the paper;
 - the time embedding: ``mlp=MLPConfig(n_fourier=...)``, few and low frequencies, so that
   dF/dt stays bounded (their Sec. 4.1 on c_noise(t) = t and low-frequency embeddings).
 
@@ -68,21 +75,73 @@ from .consistency import ConsistencyModel
 from .pairs import BatchSampler
 from .validation import choice, real
 
-__all__ = ["PARAMETRISATIONS", "line_point", "trig_coordinates", "tangent", "AdaptiveWeight", "ContinuousMethod",
+__all__ = ["PARAMETRISATIONS", "ESTIMATES", "line_point", "batch_velocity", "trig_coordinates", "tangent", "AdaptiveWeight", "ContinuousMethod",
            "continuous_gradient", "TimeSampler"]
 
 PARAMETRISATIONS = ("trigflow", "angle", "time")
-VELOCITIES = ("conditional", "exact")
+ESTIMATES = ("conditional", "batch")  # the velocity of training from data alone (line_point)
+VELOCITIES = ESTIMATES + ("exact",)
 
 
-def line_point(schedule, t, x_0, x_1):
-    """The point x_t = alpha_t x_0 + sigma_t x_1 of the line x_0 -> x_1 (seed eq. 2) and its
-    velocity there, the conditional velocity v_hat = alpha'_t x_0 + sigma'_t x_1.
+def line_point(schedule, t, x_0, x_1, velocity="conditional"):
+    """The point x_t = alpha_t x_0 + sigma_t x_1 of the line x_0 -> x_1 (seed eq. 2) and an
+    estimate of the probability-flow velocity there from data alone.
 
-    t, x_0, x_1: [B] -> (x_t [B], v_hat [B])
+    velocity: "conditional", the velocity of the pair's own line, v_hat = alpha'_t x_0 +
+    sigma'_t x_1, whose mean given x_t is the exact v(t, x_t); or "batch", the velocity of
+    the batch's data, :func:`batch_velocity`, with the same mean and much less noise at
+    large t.
+
+    t, x_0, x_1: [B] -> (x_t [B], v [B])
     """
-    return (schedule.alpha(t) * x_0 + schedule.sigma(t) * x_1,
-            schedule.d_alpha(t) * x_0 + schedule.d_sigma(t) * x_1)
+    choice("velocity", velocity, ESTIMATES)
+    x_t = schedule.alpha(t) * x_0 + schedule.sigma(t) * x_1
+    v_hat = schedule.d_alpha(t) * x_0 + schedule.d_sigma(t) * x_1
+    return x_t, (v_hat if velocity == "conditional" else batch_velocity(schedule, t, x_t, x_0, v_hat))
+
+
+def batch_velocity(schedule, t, x_t, x_0, v_hat, rows=1024):
+    """The probability-flow velocity at x_t of the batch's own data x_0: the stable target
+    field of Xu et al. 2023 (arXiv 2302.00670), here for the velocity instead of the score.
+
+    Given x_t, the conditional velocity is v_hat = alpha' x_0 + sigma' (x_t - alpha x_0) / sigma,
+    so the exact velocity is v = alpha' D + sigma' (x_t - alpha D) / sigma with the denoiser
+    D = E[x_0 | x_t]. Here D_i is the posterior mean of x_0 over the batch's data,
+    sum_j w_ij x_0^j with w_ij proportional to exp(-(x_t^i - alpha_i x_0^j)^2 / (2 sigma_i^2)),
+    so v_i is the weighted mean of the conditional velocities of the lines from every x_0^j
+    of the batch through x_t^i, its own pair's among them. Where t is large, every x_0^j
+    explains x_t^i and the noise of x_0 given x_t averages out; as t -> 0 its own pair's
+    weight tends to 1 and v_i -> v_hat_i (where sigma_t = 0 it is v_hat). It trains from
+    data alone, as v_hat does, and it is unbiased, as v_hat is: given x_t^i and the batch's
+    data as a set, w_ij / sum_j w_ij is the posterior probability that x_0^j is the one x_t^i
+    was drawn from (the others are independent draws of p_0), so D_i = E[x_0^i | x_t^i, the
+    set] and E[D_i | x_t^i] = E[x_0 | x_t^i]. Leaving the pair's own x_0 out would bias it.
+    (With sct's QMC batches the draws are not independent, so this holds only nearly.)
+    :func:`cmtoy.gradient_bias.gradient_bias` measures what it does to sct's gradient.
+
+    The weights are computed in float32, which is plenty for a weighted mean and several
+    times faster than float64 on a training step's [B, B] matrix.
+
+    t, x_t, v_hat: [M]; x_0: [B], the batch's data; rows: points per block of the [rows, B]
+    weight matrix -> [M]
+    """
+    alpha, sigma = schedule.alpha(t), schedule.sigma(t)
+    noisy = sigma > 0
+    scale = np.where(noisy, sigma, 1.0)
+    slope, y = (alpha / scale).astype(np.float32), (x_t / scale).astype(np.float32)  # z_ij = y_i - slope_i x_0^j
+    data = np.asarray(x_0, dtype=np.float32)
+    denoised = np.empty(x_t.shape)
+    for start in range(0, x_t.size, rows):
+        block = slice(start, start + rows)
+        z = np.multiply.outer(slope[block], data)
+        np.subtract(y[block, None], z, out=z)
+        np.square(z, out=z)
+        z -= z.min(axis=1, keepdims=True)  # the largest weight is e^0 = 1
+        z *= -0.5
+        np.exp(z, out=z)
+        denoised[block] = (z @ data) / z.sum(axis=1)
+    v = schedule.d_alpha(t) * denoised + schedule.d_sigma(t) * (x_t - alpha * denoised) / scale
+    return np.where(noisy, v, v_hat)
 
 
 def trig_coordinates(schedule, sigma_d, t):
@@ -200,7 +259,8 @@ def continuous_gradient(model, params, target, interp, t, x_0, x_1, *, velocity,
                         tangent_norm=0.0, warmup_ratio=1.0, out=None):
     """The continuous-time consistency loss terms of one batch, before any adaptive weight.
 
-    velocity: "conditional" (sct: v_hat = alpha' x_0 + sigma' x_1) or "exact" (scd).
+    velocity: "conditional" (v_hat = alpha' x_0 + sigma' x_1) or "batch" (:func:`batch_velocity`),
+    sct's estimates from data alone; or "exact" (scd).
     returns (D [B], backward): D the squared distance (F_theta - F- + g)^2 per sample (in
     the units of f for "time"), and ``backward(d_D)`` the gradient in params of sum(d_D D).
     """
@@ -208,7 +268,7 @@ def continuous_gradient(model, params, target, interp, t, x_0, x_1, *, velocity,
     choice("parametrisation", parametrisation, PARAMETRISATIONS)
     tangent_norm = real("tangent_norm", tangent_norm, 0.0)
     warmup_ratio = real("warmup_ratio", warmup_ratio, 0.0, 1.0)
-    x_t, v = line_point(model.schedule, t, x_0, x_1)
+    x_t, v = line_point(model.schedule, t, x_0, x_1, "conditional" if velocity == "exact" else velocity)
     if velocity == "exact":
         v = interp.velocity(t, x_t)
     if target is params:  # theta- = theta: the JVP's primal pass is the forward pass of the loss
@@ -243,13 +303,15 @@ class ContinuousMethod:
     """
 
     def __init__(self, velocity, defaults):
+        # velocity: "exact" (scd), or "data" (sct): the estimate that config.velocity_estimate names
         self.velocity, self.defaults = velocity, defaults
 
     def initialise(self, interp, config, rng):
         return ConsistencyModel.initialise(interp, config.mlp, rng)
 
     def start(self, interp, config, model, rng):
-        return ContinuousBatches(self.velocity, interp, config, model, rng)
+        velocity = "exact" if self.velocity == "exact" else config.velocity_estimate
+        return ContinuousBatches(velocity, interp, config, model, rng)
 
 
 class ContinuousBatches:

@@ -9,15 +9,18 @@ differ in the target, i.e. in which property of the exact map h_{t->s} they impo
   flow, d/dt h_{t->s}(x_t) = 0 for dx_t/dt = v_t(x_t) (the *Eulerian* condition). With
   X = x - (t - s) u this is u = v - (t - s) du/dt, the total derivative taken along the
   tangent (d_t, d_s, d_x) = (1, 0, v), in cmtoy's direction of time the paper's (v, 0, 1)
-  for (z, r, t). v is the conditional velocity v_hat = alpha'_t x_0 + sigma'_t x_1 of the
-  pair (training from data alone), so the target is u_tgt = v_hat - (t - s) (d_t u + v_hat
-  d_x u), one JVP of the network; at s = t it is flow matching. The paper's adaptive
+  for (z, r, t). The paper's v is the conditional velocity v_hat = alpha'_t x_0 + sigma'_t x_1
+  of the pair (training from data alone), so the target is u_tgt = v_hat - (t - s) (d_t u +
+  v_hat d_x u), one JVP of the network, linear in v_hat; at s = t it is flow matching.
+  ``velocity_estimate = "batch"`` puts the velocity of the batch's data in place of v_hat
+  (:func:`cmtoy.continuous.batch_velocity`), still from data alone. The paper's adaptive
   weight 1 / (|u - u_tgt|^2 + c)^p (its Sec. 4.3, c = 1e-3) is ``adaptive_p`` (0: off).
 - "psd" (Boffi, Albergo & Vanden-Eijnden 2025, arXiv 2505.18825, progressive
   self-distillation; shortcut models, Frans et al. 2024, arXiv 2410.12557, are its
   discrete form): the semigroup property h_{t->s} = h_{u->s} o h_{t->u} for s < u < t,
   with the model's own two shorter jumps as the target, and the diagonal u(t, t, x) =
-  v_t(x) by flow matching. In average velocities the composition's target is
+  v_t(x) by flow matching (on v_hat, or with ``velocity_estimate = "batch"`` on the
+  velocity of the batch's data, as for meanflow). In average velocities the composition's target is
   u_tgt = ((t - u) u(t, u, x) + (u - s) u(u, s, X(t, u, x))) / (t - s). No JVP.
 - "fmd" (flow map distillation, Boffi et al. 2024, arXiv 2406.07507, the Lagrangian map
   distillation): the map moves with the flow in its second time, d/ds h_{t->s}(x) =
@@ -52,7 +55,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .continuous import line_point
+from .continuous import batch_velocity, line_point
 from .flow_maps import FlowMapModel
 from .pairs import teacher_step
 
@@ -147,12 +150,18 @@ class _Batches:
         """This step's time pairs (:func:`time_pairs`). -> t [B], s [B], n_diagonal"""
         return time_pairs(self.config, self.interp.schedule, self.rng, self.table)
 
-    def draw(self):
-        """-> t, s [B], n_diagonal, x_t [B], v_hat [B] (v_hat = alpha'_t x_0 + sigma'_t x_1)"""
-        rng = self.rng
+    def draw(self, diagonal_only=False):
+        """-> t, s [B], n_diagonal, x_t [B], v [B]: v the velocity of ``velocity_estimate``
+        (:func:`cmtoy.continuous.line_point`; v_hat = alpha'_t x_0 + sigma'_t x_1 without
+        one), at the first n_diagonal pairs only if diagonal_only (v_hat at the others)"""
+        rng, schedule = self.rng, self.interp.schedule
         t, s, n_diagonal = self.times()
         x_0, x_1 = self.interp.target.sample(rng, t.size), rng.standard_normal(t.size)
-        return t, s, n_diagonal, *line_point(self.interp.schedule, t, x_0, x_1)
+        x_t, v = line_point(schedule, t, x_0, x_1)
+        if self.config.velocity_estimate == "batch":  # every pair's x_0 is data for the estimate
+            rows = slice(0, n_diagonal) if diagonal_only else slice(None)
+            v[rows] = batch_velocity(schedule, t[rows], x_t[rows], x_0, v[rows])
+        return t, s, n_diagonal, x_t, v
 
     def online(self, params, target, t, s, x, tangent):
         """u_theta with the online weights (and the cache for its gradient), and u and its
@@ -171,9 +180,9 @@ class MeanFlowBatches(_Batches):
     """The batches of one "meanflow" run and their loss (module docstring)."""
 
     def loss(self, k, params, target, out):
-        t, s, _, x_t, v_hat = self.draw()
-        u, _, du_dt, cache = self.online(params, target, t, s, x_t, (1.0, 0.0, v_hat))
-        u_target = v_hat - (t - s) * du_dt  # MeanFlow identity, cmtoy's time direction
+        t, s, _, x_t, v = self.draw()
+        u, _, du_dt, cache = self.online(params, target, t, s, x_t, (1.0, 0.0, v))
+        u_target = v - (t - s) * du_dt  # MeanFlow identity, cmtoy's time direction
         return regression_loss(self.model, params, cache, u - u_target, self.config.adaptive_p, out)
 
 
@@ -182,9 +191,9 @@ class SelfDistillationBatches(_Batches):
 
     def loss(self, k, params, target, out):
         model, config = self.model, self.config
-        t, s, n, x_t, v_hat = self.draw()
+        t, s, n, x_t, v = self.draw(diagonal_only=True)  # only the diagonal's target is a velocity
         u, cache = model.velocity(params, t, s, x_t)
-        u_target = v_hat.copy()  # the diagonal: flow matching
+        u_target = v.copy()  # the diagonal: flow matching
         t_off, s_off, x_off = t[n:], s[n:], x_t[n:]
         if config.intermediate == "midpoint":
             r = 0.5 * (t_off + s_off)

@@ -1,6 +1,6 @@
 """Why continuous-time consistency training needs no teacher: its gradient is unbiased.
 
-At fixed weights theta, three estimates of the consistency gradient are compared on the
+At fixed weights theta, four estimates of the consistency gradient are compared on the
 *same* draws (t, x_0, x_1) with t ~ U[t_min, 1] (common random numbers, so that only what
 differs between them is measured). All are of the form mean_i d_i grad f_theta(t_i, x_t_i),
 the gradient of the continuous consistency loss in the units of f (``parametrisation=
@@ -11,6 +11,11 @@ the gradient of the continuous consistency loss in the units of f (``parametrisa
   Since E[v_hat | x_t] = v(t, x_t) and df/dt is linear in the velocity, E[sct - scd] = 0:
   the batch-mean error falls like 1 / sqrt(B), to zero (Song et al. 2023, arXiv
   2303.01469, Thm. 6 and Remark 10);
+- sct with the batch's velocity: d = df/dt along :func:`cmtoy.continuous.batch_velocity`,
+  the exact velocity of the batch's own data (sct's default). It is unbiased too (its
+  docstring says why). Where t is large every x_0 of the batch explains x_t and v_hat's
+  noise averages out; near t = 0 only the pair's own x_0 does and the noise stays. So at
+  every batch its error is below sct's with v_hat, and it too falls with B;
 - ct per unit dt: d = (f(t, x_t) - f(t - dt, x_{t - dt})) / dt with x_{t - dt} on the same
   line x_0 -> x_1, the discrete CT loss's gradient divided by dt. It tends to sct as
   dt -> 0, but at a finite dt it is biased by O(dt): the line is not the flow line, and
@@ -42,6 +47,8 @@ class GradientBias:
     batches: np.ndarray  # [m] batch sizes B
     sct_error: np.ndarray  # [m] RMS over repeats of |mean_B (sct - scd)| / |G|
     sct_slope: float  # d log(sct_error) / d log(B): -1/2 for an unbiased estimate
+    batch_error: np.ndarray  # [m] the same for sct with the batch's velocity, the batch its data
+    batch_slope: float  # d log(batch_error) / d log(B)
     dts: np.ndarray  # [q] steps dt of the discrete CT gradient
     ct_bias: np.ndarray  # [q] |mean_n (ct(dt) - sct)| / |G| with n = n_bias draws
     ct_bias_half: np.ndarray  # [q] the same with the first n_bias / 2 draws: no smaller
@@ -55,22 +62,24 @@ def _draws(interp, rng, n, t_min):
     return t, x_0, x_1
 
 
-def _directions(model, interp, t, x_0, x_1, dts=()):
+def _directions(model, interp, t, x_0, x_1, dts=(), batch=False):
     """Per-sample d of each estimate and the cache of f_theta(t, x_t) for the backward pass.
 
-    returns (cache, d_scd [n], d_sct [n], [d_ct(dt) [n] for dt in dts])
+    returns (cache, d_scd [n], d_sct [n], [d_ct(dt) [n] for dt in dts], d_batch [n] or None),
+    d_batch the sct estimate with the velocity of the n draws' data if ``batch``
     """
     schedule, params = model.schedule, model.params
     x_t, v_hat = line_point(schedule, t, x_0, x_1)
     f, cache = model.forward(params, t, x_t)
     d_sct = tangent(model, params, t, x_t, v_hat).df_dt()
+    d_batch = tangent(model, params, t, x_t, line_point(schedule, t, x_0, x_1, "batch")[1]).df_dt() if batch else None
     d_scd = tangent(model, params, t, x_t, interp.velocity(t, x_t)).df_dt()
     d_ct = []
     for dt in dts:
         s = t - dt  # the earlier point of the pair, on the same line
         f_s = model.forward(params, s, line_point(schedule, s, x_0, x_1)[0])[0]
         d_ct.append((f - f_s) / dt)
-    return cache, d_scd, d_sct, d_ct
+    return cache, d_scd, d_sct, d_ct, d_batch
 
 
 def gradient_bias(model, interp, *, batches=(16, 64, 256, 1024, 4096), repeats=8, dts=(0.003, 0.01, 0.03),
@@ -110,7 +119,7 @@ def gradient_bias(model, interp, *, batches=(16, 64, 256, 1024, 4096), repeats=8
     def gradient(cache, d):  # mean_i d_i grad f_theta(t_i, x_t_i) -> [P]
         return model.backward(model.params, cache, d / d.size).flat.astype(np.float64)
 
-    cache, d_scd, d_sct, d_ct = _directions(model, interp, *_draws(interp, rng, n_bias, t_min), dts)
+    cache, d_scd, d_sct, d_ct, _ = _directions(model, interp, *_draws(interp, rng, n_bias, t_min), dts)
     norm = float(np.linalg.norm(gradient(cache, d_scd)))
     half = n_bias // 2
     ct_bias, ct_bias_half = np.empty(dts.size), np.empty(dts.size)
@@ -118,12 +127,12 @@ def gradient_bias(model, interp, *, batches=(16, 64, 256, 1024, 4096), repeats=8
         ct_bias[j] = np.linalg.norm(gradient(cache, d - d_sct)) / norm
         first = np.where(np.arange(n_bias) < half, d - d_sct, 0.0) * (n_bias / half)  # the mean over half
         ct_bias_half[j] = np.linalg.norm(gradient(cache, first)) / norm
-    sct_error = np.empty(batches.size)
+    sct_error, batch_error = np.empty(batches.size), np.empty(batches.size)
     for i, b in enumerate(batches.astype(int)):
         errors = []
         for _ in range(repeats):
-            cache, d_scd, d_sct, _ = _directions(model, interp, *_draws(interp, rng, b, t_min))
-            errors.append(np.linalg.norm(gradient(cache, d_sct - d_scd)) / norm)
-        sct_error[i] = np.sqrt(np.mean(np.square(errors)))
-    return GradientBias(batches.astype(int), sct_error, loglog_slope(batches, sct_error), dts, ct_bias, ct_bias_half,
-                        loglog_slope(dts, ct_bias), norm)
+            cache, d_scd, d_sct, _, d_batch = _directions(model, interp, *_draws(interp, rng, b, t_min), batch=True)
+            errors.append([np.linalg.norm(gradient(cache, d - d_scd)) / norm for d in (d_sct, d_batch)])
+        sct_error[i], batch_error[i] = np.sqrt(np.mean(np.square(errors), axis=0))
+    return GradientBias(batches.astype(int), sct_error, loglog_slope(batches, sct_error), batch_error,
+                        loglog_slope(batches, batch_error), dts, ct_bias, ct_bias_half, loglog_slope(dts, ct_bias), norm)

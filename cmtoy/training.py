@@ -53,7 +53,7 @@ from . import optim
 from .divergence import DivergenceCheck
 from .optim import BlockedRates
 from .consistency import DISTANCES, HUBER_C, WEIGHTINGS
-from .continuous import PARAMETRISATIONS, ContinuousMethod
+from .continuous import ESTIMATES, PARAMETRISATIONS, ContinuousMethod
 from .flow_map_losses import INTERMEDIATES, TEACHER_FORMS, DistillationBatches, FlowMapMethod, MeanFlowBatches, SelfDistillationBatches
 from .interpolant import Interpolant
 from .metrics import flow_map_error, wasserstein1
@@ -86,17 +86,19 @@ METHODS = {
     "ict": GridMethod(isolation_pairs, dict(
         steps=40_000, lr=1e-3, warmup=0.05, ema=0.0, distance="pseudo_huber", weighting="inverse_dt",
         time_distribution="lognormal", p_mean=-1.1, p_std=2.0, n_min=16, n_max=256, sampling="qmc", mlp=_FLOAT32)),
-    # continuous time (cmtoy.continuous): the conditional velocity (sct) or the exact one (scd).
+    # continuous time (cmtoy.continuous): a velocity from data alone (sct) or the exact one (scd).
     # Where the toy departs from Lu & Song 2024 (the module doc says why): the tangent in
     # the angle without their cos(tau) factor, no tangent normalisation and no adaptive
-    # weight; their time distribution, a warm-up of the tangent and theta- = theta.
+    # weight, and the velocity of the batch's data in place of the pair's v_hat: as
+    # unbiased, and far less noisy at large t, where the one-step map is learnt; their
+    # time distribution, a warm-up of the tangent and theta- = theta.
     # float32 and QMC batches as for ct: more, and less noisy, steps in the same time.
     # scd, whose exact velocity adds no noise, ends a little better and steadier at a
     # smaller learning rate (benchmarks/bench_continuous.py --parts tuning).
-    "sct": ContinuousMethod("conditional", dict(
+    "sct": ContinuousMethod("data", dict(
         steps=40_000, lr=1.5e-3, warmup=500, ema=0.0, time_distribution="lognormal", p_mean=-1.0, p_std=1.4,
         parametrisation="angle", tangent_norm=0.0, tangent_warmup=0.125, adaptive_weight=False,
-        sampling="qmc", mlp=MLPConfig(n_fourier=4, dtype="float32"))),
+        velocity_estimate="batch", sampling="qmc", mlp=MLPConfig(n_fourier=4, dtype="float32"))),
     "scd": ContinuousMethod("exact", dict(
         steps=40_000, lr=1e-3, warmup=500, ema=0.0, time_distribution="lognormal", p_mean=-1.0, p_std=1.4,
         parametrisation="angle", tangent_norm=0.0, tangent_warmup=0.125, adaptive_weight=False,
@@ -104,17 +106,19 @@ METHODS = {
     # flow maps X(t, s, x) (cmtoy.flow_map_losses): uniform times reach t = 1, where the
     # one-step map lives; a learning-rate decay to 0; MeanFlow's adaptive weight off; few
     # time features for the JVP methods, whose targets hold the network's t- or s-derivative
-    # (k pi for the k-th feature) (the ablation: benchmarks/bench_flow_maps.py)
+    # (k pi for the k-th feature); meanflow and psd learn the velocity of the batch's data,
+    # as sct does (the ablation: benchmarks/bench_flow_maps.py)
     "meanflow": FlowMapMethod(MeanFlowBatches, dict(
         steps=45_000, lr=1e-3, warmup=500, ema=0.0, time_distribution="uniform", p_mean=-1.1, p_std=2.0, diagonal_share=0.5,
-        slice_share=0.0, adaptive_p=0.0, mlp=_FLOW_MAP_NET)),
+        slice_share=0.0, adaptive_p=0.0, velocity_estimate="batch", mlp=_FLOW_MAP_NET)),
     # psd: a quarter of the batch on the diagonal was better than half in every column; a
     # tenth of the rest on the s = 0 slice trains both halves of the one-step map's
     # composition X(u, 0) o X(1, u) more often, and with it early jumps blow up without a
     # longer warm-up
     "psd": FlowMapMethod(SelfDistillationBatches, dict(
         steps=30_000, lr=3e-3, warmup=2000 / 30_000, ema=0.0, time_distribution="uniform", p_mean=-1.1, p_std=2.0, diagonal_share=0.25,
-        slice_share=0.1, adaptive_p=0.0, intermediate="uniform", mlp=dataclasses.replace(_FLOW_MAP_NET, n_fourier=8))),
+        slice_share=0.1, adaptive_p=0.0, intermediate="uniform", velocity_estimate="batch",
+        mlp=dataclasses.replace(_FLOW_MAP_NET, n_fourier=8))),
     # fmd's continuous (JVP) Lagrangian target feeds the network's own s-derivative back
     # and trains erratically; one exact-velocity Heun hop of 0.02 does not. The Lagrangian
     # form is issue 20's; the Eulerian one (teacher_form) with pairs on the s = 0 slice is
@@ -156,6 +160,9 @@ class TrainConfig:
     tangent_norm: float | None = None  # c of the tangent normalisation g / (|g| + c); 0 = off
     tangent_warmup: int | None = None  # steps of the tangent warm-up r: 0 -> 1; 0 = off
     adaptive_weight: bool | None = None  # learn the loss weight w_phi(t) (Lu & Song 2024, eq. 9)
+    # sct, meanflow, psd: the velocity they learn from data alone, "conditional" (the pair's
+    # v_hat) or "batch" (the velocity of the batch's data, continuous.batch_velocity)
+    velocity_estimate: str | None = None
     diagonal_share: float | None = None  # flow maps: share of each batch with s = t, learnt by flow matching
     slice_share: float | None = None  # flow maps: share of the other pairs with s = 0, the one-step slice
     adaptive_p: float | None = None  # flow maps: loss weight 1 / (error^2 + 1e-3)^p (MeanFlow's); 0 = squared
@@ -192,7 +199,8 @@ class TrainConfig:
                              ("weighting", WEIGHTINGS), ("time_distribution", ("uniform", "lognormal")),
                              ("sampling", ("iid", "qmc")), ("curriculum", ("doubling", "sqrt", "constant")),
                              ("solver", SOLVERS), ("parametrisation", PARAMETRISATIONS),
-                             ("intermediate", INTERMEDIATES), ("teacher_form", TEACHER_FORMS)):
+                             ("intermediate", INTERMEDIATES), ("teacher_form", TEACHER_FORMS),
+                             ("velocity_estimate", ESTIMATES)):
             check(key, choice, allowed)
         for key in ("progress", "adaptive_weight"):
             check(key, flag)

@@ -9,7 +9,8 @@ import pytest
 import cmtoy
 from cmtoy import mlp
 from cmtoy.consistency import ConsistencyModel
-from cmtoy.continuous import AdaptiveWeight, TimeSampler, continuous_gradient, tangent, trig_coordinates
+from cmtoy.continuous import (AdaptiveWeight, TimeSampler, batch_velocity, continuous_gradient, line_point, tangent,
+                              trig_coordinates)
 from cmtoy.gradient_bias import gradient_bias
 from cmtoy.mlp import MLPConfig
 from cmtoy.schedules import Schedule
@@ -69,6 +70,55 @@ def test_the_tangent_is_the_derivative_of_the_model_along_the_path(schedule, vel
     F = mlp.forward(model.params, t, x_t / (r * model.sigma_d))[0]
     np.testing.assert_allclose(parts.F, F, rtol=1e-12)
     np.testing.assert_allclose(model(t, x_t), np.cos(tau) * x_t / r + model.sigma_d * np.sin(tau) * F, atol=1e-12)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES, ids=lambda s: type(s).__name__)
+def test_the_batch_velocity_is_the_exact_velocity_of_the_batch_data(schedule):
+    # independent computation: the batch's data as a mixture of very narrow components,
+    # whose velocity Interpolant.velocity computes in closed form
+    rng = np.random.default_rng(1)
+    n = 64
+    x_0, x_1, t = 1.5 * rng.standard_normal(n), rng.standard_normal(n), rng.uniform(0.02, 1.0, n)
+    data = cmtoy.GaussianMixture(means=x_0, stds=np.full(n, 1e-6), weights=np.full(n, 1.0 / n))
+    x_t, v = line_point(schedule, t, x_0, x_1, "batch")
+    np.testing.assert_allclose(v, cmtoy.Interpolant(data, schedule).velocity(t, x_t), atol=1e-4)
+    # in blocks of rows, the same (up to the float32 of the weights)
+    np.testing.assert_allclose(batch_velocity(schedule, t, x_t, x_0, x_1, rows=5), v, rtol=1e-5, atol=1e-6)  # float32 weights
+
+
+def test_the_batch_velocity_is_the_pair_velocity_where_sigma_is_0():
+    schedule = cmtoy.LinearSchedule()
+    t, x_0, x_1 = np.array([0.0, 0.0, 0.5]), np.array([1.0, -2.0, 0.3]), np.array([0.5, 0.1, -1.0])
+    x_t, v = line_point(schedule, t, x_0, x_1, "batch")
+    v_hat = line_point(schedule, t, x_0, x_1)[1]
+    assert np.all(np.isfinite(v))
+    np.testing.assert_array_equal(v[:2], v_hat[:2])
+
+
+def test_the_batch_velocity_is_an_unbiased_estimate_of_the_exact_velocity():
+    """Its mean over batches, given x_t, is v(t, x_t) even for a batch of 4: the pair's own
+    x_0 is drawn from p(x_0 | x_t), the other three from p_0. Without its own x_0 it is far off."""
+    interp = cmtoy.Interpolant(cmtoy.SEED_MIXTURE)
+    mix, schedule, rng = interp.target, interp.schedule, np.random.default_rng(2)
+    t, x, batch, trials = 0.6, 0.4, 4, 20_000
+    alpha, sigma = schedule.alpha(t), schedule.sigma(t)
+    # p(x_0 | x_t = x) for a Gaussian mixture: a Gaussian mixture, in closed form
+    var = alpha**2 * mix.stds**2 + sigma**2
+    weights = mix.weights * np.exp(-0.5 * (x - alpha * mix.means) ** 2 / var) / np.sqrt(var)
+    means = mix.means + alpha * mix.stds**2 * (x - alpha * mix.means) / var
+    stds = mix.stds * sigma / np.sqrt(var)
+    k = rng.choice(means.size, size=trials, p=weights / weights.sum())
+    own = means[k] + stds[k] * rng.standard_normal(trials)
+    others = mix.sample(rng, trials * (batch - 1)).reshape(trials, batch - 1)
+    times, point = np.full(batch, t), np.full(batch, x)
+    v = np.array([batch_velocity(schedule, times, point, np.concatenate([[o], rest]), np.zeros(batch))[0]
+                  for o, rest in zip(own, others)])
+    v_left_out = np.array([batch_velocity(schedule, times[1:], point[1:], rest, np.zeros(batch - 1))[0]
+                           for rest in others])
+    exact = float(interp.velocity(np.array([t]), np.array([x]))[0])
+    standard_error = v.std() / np.sqrt(trials)
+    assert abs(v.mean() - exact) < 4 * standard_error, (v.mean(), exact, standard_error)
+    assert abs(v_left_out.mean() - exact) > 20 * standard_error
 
 
 def test_the_adaptive_weight_gradients_match_finite_differences():
@@ -142,6 +192,9 @@ def test_the_sct_gradient_is_unbiased_and_the_discrete_ct_gradient_is_not():
     # sct: the batch-mean error falls like 1 / sqrt(B), to zero
     assert -0.65 < result.sct_slope < -0.35
     assert result.sct_error[-1] < result.sct_error[0] / 5
+    # with the batch's velocity: less error at every batch, and it falls too
+    assert np.all(result.batch_error < result.sct_error)
+    assert result.batch_error[-1] < result.batch_error[0] / 3
     # ct per unit dt: an O(dt) bias that a larger batch does not remove
     assert 0.8 < result.ct_slope < 1.2
     assert np.all(np.abs(result.ct_bias_half / result.ct_bias - 1.0) < 0.2)
@@ -198,6 +251,7 @@ def test_a_continuous_run_that_blows_up_raises_naming_the_method():
 
 @pytest.mark.parametrize("bad, match", [(dict(tangent_norm=-1.0), "tangent_norm"),
                                         (dict(parametrisation="edm"), "parametrisation"),
+                                        (dict(velocity_estimate="exact"), "velocity_estimate must be one of"),
                                         (dict(adaptive_weight=1), "adaptive_weight"),
                                         (dict(tangent_warmup=2.5), "tangent_warmup")])
 def test_bad_stabiliser_settings_are_refused_by_name(bad, match):
@@ -210,6 +264,8 @@ def test_discrete_methods_refuse_the_continuous_settings():
         TrainConfig(method="ct", tangent_norm=0.1)
     with pytest.raises(ValueError, match="method 'sct' does not use n_max"):
         TrainConfig(method="sct", n_max=100)
+    with pytest.raises(ValueError, match="method 'scd' does not use velocity_estimate"):
+        TrainConfig(method="scd", velocity_estimate="batch")  # its velocity is the exact one
 
 
 @pytest.mark.parametrize("bad, message", [(dict(velocity="exakt"), "velocity must be one of"),

@@ -170,6 +170,32 @@ def test_the_average_velocity_of_a_jump_is_its_displacement_over_its_length_and_
     np.testing.assert_allclose(u, [2.0, 2.5, -0.5], rtol=1e-12)  # s = t: the velocity given, not 7 / 0
 
 
+@pytest.mark.parametrize("method", ["meanflow", "psd"])
+def test_the_batch_velocity_is_drawn_where_the_target_uses_a_velocity(method):
+    """meanflow's target holds v at every pair, psd's only on the diagonal: the velocity of
+    the batch's data there, the pair's own v_hat elsewhere, on the same draws."""
+    from cmtoy.continuous import batch_velocity
+
+    model = random_model(seed=4)
+
+    def batches(estimate):
+        config = resolved(method, batch=64, velocity_estimate=estimate)
+        return BATCHES[method](INTERP, config, model, np.random.default_rng(6))
+
+    _, _, n, x_t, v_hat = batches("conditional").draw()
+    t, _, n_again, x_again, v = batches("batch").draw(diagonal_only=method == "psd")
+    assert n == n_again and 0 < n < 64
+    np.testing.assert_array_equal(x_again, x_t)
+    again = batches("batch")  # the same draws once more, up to the batch's data x_0
+    x_0 = INTERP.target.sample(again.rng, again.times()[0].size)
+    rows = slice(0, n) if method == "psd" else slice(None)
+    np.testing.assert_allclose(v[rows], batch_velocity(INTERP.schedule, t[rows], x_t[rows], x_0, v_hat[rows]),
+                               rtol=1e-12)
+    assert np.all(v[:n] != v_hat[:n])
+    if method == "psd":
+        np.testing.assert_array_equal(v[n:], v_hat[n:])
+
+
 def test_the_two_forms_of_fmd_give_different_targets_and_the_same_one_on_the_diagonal():
     """The hop is taken in s (Lagrangian) or in t (Eulerian): the losses differ off the diagonal only."""
     model = random_model(seed=5)
@@ -295,6 +321,8 @@ REFUSED = [  # (what the message must say, the settings)
     ("does not use teacher_form", dict(method="meanflow", teacher_form="eulerian")),
     ("slice_share", dict(method="psd", slice_share=1.5)),
     ("does not use slice_share", dict(method="ct", slice_share=0.5)),
+    ("velocity_estimate must be one of 'conditional', 'batch'", dict(method="psd", velocity_estimate="exact")),
+    ("does not use velocity_estimate", dict(method="fmd", velocity_estimate="batch")),
 ]
 
 

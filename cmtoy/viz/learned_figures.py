@@ -182,7 +182,8 @@ def gradient_bias_figure(interp, path=None, *, model=None, seed=0, **measure):
     """Why sct needs no teacher: its gradient error falls like 1 / sqrt(B); ct's bias stays.
 
     Left: the batch-mean error of the sct gradient against the scd gradient (exact
-    velocity) as the batch B grows, and, dashed, the bias of the discrete CT gradient per
+    velocity) as the batch B grows, with the pair's own velocity v_hat (unbiased) and
+    with the velocity of the batch's data (unbiased too, less noise), and, dashed, the bias of the discrete CT gradient per
     unit dt, which no batch removes. Right: that bias against dt, with its fitted slope,
     for two numbers of draws (it does not shrink with them). All at fixed weights: ``model``,
     or a freshly initialised network (``seed``); ``measure`` goes to
@@ -193,15 +194,17 @@ def gradient_bias_figure(interp, path=None, *, model=None, seed=0, **measure):
     result = gradient_bias(model, interp, seed=seed, **measure)
     figure = Figure(figsize=(10.0, 4.0))
     left, right = figure.subplots(1, 2, gridspec_kw=dict(left=0.11, right=0.98, bottom=0.15, top=0.9, wspace=0.34))
-    left.loglog(result.batches, result.sct_error, "o-", color=LINE, markersize=4)
+    left.loglog(result.batches, result.sct_error, "o-", color=LINE, markersize=4, label="sct, the pair's $\\hat v$")
+    left.loglog(result.batches, result.batch_error, "^-", color=ARROW, markersize=4, label="sct, the batch's velocity")
     for dt, bias, color in zip(result.dts, result.ct_bias, time_colors(result.dts.size)):
         left.axhline(bias, linestyle="--", color=color)
         left.text(result.batches[-1], bias * 1.06, f"ct, $\\Delta t$ = {dt:g}", ha="right", va="bottom",
                   fontsize=10, color=color)
     left.set(xlabel="batch size $B$", ylabel="gradient error, relative to scd",
              title=f"sct $-$ scd: slope {result.sct_slope:.2f}",
-             ylim=(0.7 * min(result.sct_error.min(), result.ct_bias.min()),
+             ylim=(0.7 * min(result.sct_error.min(), result.batch_error.min(), result.ct_bias.min()),
                    1.5 * max(result.sct_error.max(), result.ct_bias.max())))
+    left.legend(fontsize=10, frameon=False, loc="lower left")
     right.loglog(result.dts, result.ct_bias, "s-", color=ARROW, markersize=4, label="all draws")
     right.loglog(result.dts, result.ct_bias_half, "x", color=LINE, markersize=7, label="half of them")
     right.set(xlabel=r"$\Delta t$", ylabel="bias of ct per unit $\\Delta t$",
