@@ -82,7 +82,8 @@ def stabilisers(base):
         ("velocity " + flip(base.velocity_estimate, "batch", "conditional")
          + (" (the pair's v_hat, as in the paper)" if base.velocity_estimate == "batch" else " (of the batch's data)"),
          dict(velocity_estimate=flip(base.velocity_estimate, "batch", "conditional"))),
-        ("Lu & Song's normalisation c = 0.1 and adaptive weight together", dict(tangent_norm=0.1, adaptive_weight=True)),
+        ("Lu & Song's recipe with the batch's velocity (trigflow, c = 0.1, adaptive weight)",
+         dict(parametrisation="trigflow", tangent_norm=0.1, adaptive_weight=True)),
     ]
 
 
@@ -101,11 +102,11 @@ def train_or_diverge(interp, config):
                     diverged=str(error).split(":")[0])
 
 
-def seeds_table(interp, seeds, steps):
+def seeds_table(interp, seeds, steps, methods=METHODS):
     print("\n### Seed mixture: sct and scd with their default TrainConfig\n")
     print_row("method", "seed", "steps", "wall (s)", "1-step W1", "2-step W1 (1, 0.5)", "flow-map error")
     print_row(*["---"] * 7)
-    for method in METHODS:
+    for method in methods:
         results = [train_or_diverge(interp, TrainConfig(method=method, seed=seed, steps=steps)) for seed in seeds]
         for seed, r in zip(seeds, results):
             result_row((method, seed), r)
@@ -127,13 +128,13 @@ def diverge_table(interp, seeds, steps):
                   r.get("diverged", "no"))
 
 
-def mixtures_table(steps):
+def mixtures_table(steps, methods=METHODS):
     print("\n### Other mixtures, in units of their sigma_d (seed mixture targets: sct 0.025, scd 0.0125)\n")
     print_row("mixture", "method", "steps", "wall (s)", "1-step W1", "2-step W1 (1, 0.5)", "flow-map error",
               "1-step W1 / sigma_d", "2-step W1 / sigma_d")
     print_row(*["---"] * 9)
     for name, mix in (("seed", cmtoy.SEED_MIXTURE), ("harder (bench_training.HARD)", HARD), ("untuned", UNTUNED)):
-        for method in METHODS:
+        for method in methods:
             r = train_or_diverge(Interpolant(mix), TrainConfig(method=method, steps=steps))
             result_row((name, method), r, float(np.sqrt(mix.var)))
 
@@ -159,9 +160,10 @@ def ablation_table(interp, seeds, steps, changes=None):
 
 # what else was tried: (method, label, TrainConfig overrides), each alone from the default
 # (whose rows are the "seeds" part's)
-# what was tried on sct with the pair's own velocity v_hat, before the batch's velocity
-# (velocity_estimate="batch") became its default: each row keeps v_hat, so it reruns as it ran
-PAIR = dict(velocity_estimate="conditional")
+# what was tried on sct with the pair's own velocity v_hat and no tangent normalisation,
+# before the batch's velocity and c = 0.1 became its default: each row keeps them, so it
+# reruns as it ran
+PAIR = dict(velocity_estimate="conditional", tangent_norm=0.0)
 TUNING = [
     ("sct", "50,000 steps", dict(PAIR, steps=50_000)),
     ("sct", "batch 512, 32,000 steps (about the same time)", dict(PAIR, batch=512, steps=32_000)),
@@ -192,16 +194,16 @@ def tuning_table(interp, seeds, steps, rows=None):
                   f"{np.mean([r['w1_2'] for r in results]):.4f}", f"{results[0]['seconds']:.0f}")
 
 
-def trace_table(interp, seed, steps):
+def trace_table(interp, seed, steps, methods=METHODS):
     print(f"\n### The 1-step W1 during the default run (seed {seed}; the history's evaluations)\n")
     runs, models = {}, {}
-    for method in METHODS:
+    for method in methods:
         config = TrainConfig(method=method, seed=seed, steps=steps, progress=False, eval_samples=100_000)
         config = dataclasses.replace(config, eval_every=max(1, config.resolved().steps // 10))
         models[method], history = train(interp, config)
         runs[method] = history["evals"]
-    print_row("step", *(f"{method} 1-step W1" for method in METHODS), *(f"{method} 2-step W1" for method in METHODS))
-    print_row(*["---"] * (1 + 2 * len(METHODS)))
+    print_row("step", *(f"{method} 1-step W1" for method in methods), *(f"{method} 2-step W1" for method in methods))
+    print_row(*["---"] * (1 + 2 * len(methods)))
     for row in zip(*runs.values()):
         print_row(row[0]["step"], *(f"{e['w1_1step']:.4f}" for e in row), *(f"{e['w1_2step']:.4f}" for e in row))
     print()
@@ -270,6 +272,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parts = ["seeds", "diverge", "budgets", "mixtures", "ablation", "paper", "tuning", "trace", "bias"]
     parser.add_argument("--parts", nargs="+", default=parts, choices=parts)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS,
+                        help="the methods of the seeds, mixtures and trace parts")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--diverge-seeds", type=int, nargs="+", default=[5, 6, 7, 8, 9])
     parser.add_argument("--ablation-seeds", type=int, nargs="+", default=[0, 1])
@@ -281,19 +285,20 @@ def main(argv=None):
     interp = Interpolant(cmtoy.SEED_MIXTURE)
     steps = 300 if args.quick else None
     print(f"Machine: {machine()}")
-    print(f"Rerun: python benchmarks/bench_continuous.py --parts {' '.join(args.parts)} --seeds "
+    print(f"Rerun: python benchmarks/bench_continuous.py --parts {' '.join(args.parts)} "
+          f"--methods {' '.join(args.methods)} --seeds "
           f"{' '.join(map(str, args.seeds))} --diverge-seeds {' '.join(map(str, args.diverge_seeds))} "
           f"--ablation-seeds {' '.join(map(str, args.ablation_seeds))}"
           + (f" --tuning-rows {' '.join(map(str, args.tuning_rows))}" if args.tuning_rows else "")
           + (" --quick" if args.quick else ""))
     if "seeds" in args.parts:
-        seeds_table(interp, args.seeds, steps)
+        seeds_table(interp, args.seeds, steps, args.methods)
     if "diverge" in args.parts:
         diverge_table(interp, args.diverge_seeds, steps)
     if "budgets" in args.parts:
-        budgets_table(interp, [0.5, 1.0] if args.quick else args.budgets, 100 if args.quick else 500, METHODS)
+        budgets_table(interp, [0.5, 1.0] if args.quick else args.budgets, 100 if args.quick else 500, args.methods)
     if "mixtures" in args.parts:
-        mixtures_table(steps)
+        mixtures_table(steps, args.methods)
     if "ablation" in args.parts:
         ablation_table(interp, args.ablation_seeds, steps)
     if "paper" in args.parts:
@@ -302,7 +307,7 @@ def main(argv=None):
     if "tuning" in args.parts:
         tuning_table(interp, args.seeds, steps, args.tuning_rows)
     if "trace" in args.parts:
-        trace_table(interp, args.seeds[0], steps)
+        trace_table(interp, args.seeds[0], steps, args.methods)
     if "bias" in args.parts:
         bias_tables(interp, args.quick)
 

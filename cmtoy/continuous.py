@@ -49,9 +49,10 @@ stabilisers are each a :class:`cmtoy.TrainConfig` setting:
   at the largest noise level are noise.)
 - ``tangent_norm`` c: g <- g / (|g| + c) (their Sec. 4.2); 0 switches it off. Their |g| is
   a norm over all the dimensions of an image; in one dimension it is |g| itself, so the
-  normalised tangent is nearly sign(g) and forgets how large the tangent is where f
-  changes fastest (the jump of f* between the modes). It is not linear in v either, so
-  it biases sct's gradient (``benchmarks/bench_continuous.py`` measures both);
+  normalised tangent is nearly sign(g) wherever |g| >> c: each sample's step no longer
+  grows with its tangent. It is not linear in v, so it biases the gradient of a noisy
+  estimate of v: with v_hat that bias stalls training, with the batch's velocity (less
+  noise) the normalisation helps (``benchmarks/bench_continuous.py`` measures both);
 - ``tangent_warmup``: steps of the warm-up r; 0 switches it off;
 - ``adaptive_weight``: the loss e^{w_phi(t)} (F_theta - F- + g)^2 - w_phi(t) with a small
   learned w_phi (:class:`AdaptiveWeight`, their eq. 9), which evens out the loss over times;

@@ -82,7 +82,7 @@ def _directions(model, interp, t, x_0, x_1, dts=(), batch=False):
     return cache, d_scd, d_sct, d_ct, d_batch
 
 
-def gradient_bias(model, interp, *, batches=(16, 64, 256, 1024, 4096), repeats=8, dts=(0.003, 0.01, 0.03),
+def gradient_bias(model, interp, *, batches=(16, 64, 256, 1024, 4096), repeats=16, dts=(0.003, 0.01, 0.03),
                   n_bias=1 << 14, t_min=0.05, rng=None, seed=0):
     """Measure the error of the sct and discrete-ct gradients against the scd gradient.
 
