@@ -174,11 +174,12 @@ TUNING = [
     ("sct", "P_mean -0.12 (the paper's, scaled to sigma_d = 1.2)", dict(PAIR, p_mean=-0.12)),
     ("sct", "parametrisation time (tangent df/dt)", dict(PAIR, parametrisation="time")),
     ("sct", "P_std 2.0 (iCT's; more of both ends of t)", dict(PAIR, p_std=2.0)),
-    ("scd", "lr 1.5e-3 (sct's)", dict(lr=1.5e-3)),
-    ("scd", "44,000 steps", dict(steps=44_000)),
-    ("scd", "lr 1.5e-3, 46,000 steps", dict(lr=1.5e-3, steps=46_000)),
+    ("scd", "lr 1.5e-3 (sct's)", dict(lr=1.5e-3, tangent_norm=0.0)),
+    ("scd", "44,000 steps", dict(steps=44_000, tangent_norm=0.0)),
+    ("scd", "lr 1.5e-3, 46,000 steps", dict(lr=1.5e-3, steps=46_000, tangent_norm=0.0)),
     # with the batch's velocity (the default since): Lu & Song's tangent normalisation again
     ("sct", "tangent normalisation c = 0.1 (Lu & Song's), the batch's velocity", dict(tangent_norm=0.1)),
+    ("scd", "tangent normalisation c = 0.1 (Lu & Song's; its default since)", dict(tangent_norm=0.1)),
 ]
 
 

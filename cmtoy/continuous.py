@@ -76,7 +76,8 @@ from .consistency import ConsistencyModel
 from .pairs import BatchSampler
 from .validation import choice, real
 
-__all__ = ["PARAMETRISATIONS", "ESTIMATES", "line_point", "batch_velocity", "trig_coordinates", "tangent", "AdaptiveWeight", "ContinuousMethod",
+__all__ = ["PARAMETRISATIONS", "ESTIMATES", "line_point", "batch_velocity", "trig_coordinates", "tangent",
+           "AdaptiveWeight", "ContinuousMethod",
            "continuous_gradient", "TimeSampler"]
 
 PARAMETRISATIONS = ("trigflow", "angle", "time")

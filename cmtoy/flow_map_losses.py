@@ -20,8 +20,9 @@ differ in the target, i.e. in which property of the exact map h_{t->s} they impo
   discrete form): the semigroup property h_{t->s} = h_{u->s} o h_{t->u} for s < u < t,
   with the model's own two shorter jumps as the target, and the diagonal u(t, t, x) =
   v_t(x) by flow matching (on v_hat, or with ``velocity_estimate = "batch"`` on the
-  velocity of the batch's data, as for meanflow). In average velocities the composition's target is
-  u_tgt = ((t - u) u(t, u, x) + (u - s) u(u, s, X(t, u, x))) / (t - s). No JVP.
+  velocity of the batch's data, as for meanflow). In average velocities the
+  composition's target is u_tgt = ((t - u) u(t, u, x) + (u - s) u(u, s, X(t, u, x))) / (t - s).
+  No JVP.
 - "fmd" (flow map distillation, Boffi et al. 2024, arXiv 2406.07507, the Lagrangian map
   distillation): the map moves with the flow in its second time, d/ds h_{t->s}(x) =
   v_s(h_{t->s}(x)) (the *Lagrangian* condition), with the exact velocity

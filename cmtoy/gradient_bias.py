@@ -135,4 +135,5 @@ def gradient_bias(model, interp, *, batches=(16, 64, 256, 1024, 4096), repeats=1
             errors.append([np.linalg.norm(gradient(cache, d - d_scd)) / norm for d in (d_sct, d_batch)])
         sct_error[i], batch_error[i] = np.sqrt(np.mean(np.square(errors), axis=0))
     return GradientBias(batches.astype(int), sct_error, loglog_slope(batches, sct_error), batch_error,
-                        loglog_slope(batches, batch_error), dts, ct_bias, ct_bias_half, loglog_slope(dts, ct_bias), norm)
+                        loglog_slope(batches, batch_error), dts, ct_bias, ct_bias_half, loglog_slope(dts, ct_bias),
+                        norm)

@@ -91,26 +91,30 @@ METHODS = {
     # the angle without their cos(tau) factor, no adaptive weight, and the velocity of the
     # batch's data in place of the pair's v_hat: as unbiased, and far less noisy at large
     # t, where the one-step map is learnt. With that velocity sct trains better with their
-    # tangent normalisation than without; with v_hat it stalled, and scd does without it.
+    # tangent normalisation than without (with v_hat it stalled), and so does scd.
     # Their time distribution, a warm-up of the tangent and theta- = theta.
     # float32 and QMC batches as for ct: more, and less noisy, steps in the same time.
     # scd, whose exact velocity adds no noise, ends a little better and steadier at a
-    # smaller learning rate (benchmarks/bench_continuous.py --parts tuning).
+    # smaller learning rate (benchmarks/bench_continuous.py --parts tuning). sct takes fewer
+    # steps than scd: the batch's velocity costs a [B, B] matrix of weights per step, and
+    # the default run has to fit the wall-time budget.
     "sct": ContinuousMethod("data", dict(
-        steps=40_000, lr=1.5e-3, warmup=500, ema=0.0, time_distribution="lognormal", p_mean=-1.0, p_std=1.4,
+        steps=36_000, lr=1.5e-3, warmup=500, ema=0.0, time_distribution="lognormal", p_mean=-1.0, p_std=1.4,
         parametrisation="angle", tangent_norm=0.1, tangent_warmup=0.125, adaptive_weight=False,
         velocity_estimate="batch", sampling="qmc", mlp=MLPConfig(n_fourier=4, dtype="float32"))),
     "scd": ContinuousMethod("exact", dict(
         steps=40_000, lr=1e-3, warmup=500, ema=0.0, time_distribution="lognormal", p_mean=-1.0, p_std=1.4,
-        parametrisation="angle", tangent_norm=0.0, tangent_warmup=0.125, adaptive_weight=False,
+        parametrisation="angle", tangent_norm=0.1, tangent_warmup=0.125, adaptive_weight=False,
         sampling="qmc", mlp=MLPConfig(n_fourier=4, dtype="float32"))),
     # flow maps X(t, s, x) (cmtoy.flow_map_losses): uniform times reach t = 1, where the
     # one-step map lives; a learning-rate decay to 0; MeanFlow's adaptive weight off; few
     # time features for the JVP methods, whose targets hold the network's t- or s-derivative
     # (k pi for the k-th feature); meanflow and psd learn the velocity of the batch's data,
-    # as sct does (the ablation: benchmarks/bench_flow_maps.py)
+    # as sct does (the ablation: benchmarks/bench_flow_maps.py). meanflow needs it at every
+    # pair, a [B, B] matrix of weights per step, so it takes fewer steps to fit the budget
+    # of the wall time.
     "meanflow": FlowMapMethod(MeanFlowBatches, dict(
-        steps=45_000, lr=1e-3, warmup=500, ema=0.0, time_distribution="uniform", p_mean=-1.1, p_std=2.0, diagonal_share=0.5,
+        steps=34_000, lr=1e-3, warmup=500, ema=0.0, time_distribution="uniform", p_mean=-1.1, p_std=2.0, diagonal_share=0.5,
         slice_share=0.0, adaptive_p=0.0, velocity_estimate="batch", mlp=_FLOW_MAP_NET)),
     # psd: a quarter of the batch on the diagonal was better than half in every column; a
     # tenth of the rest on the s = 0 slice trains both halves of the one-step map's
