@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .consistency import ConsistencyModel
-from .continuous import line_point, tangent
+from .continuous import batch_velocity, line_point, tangent
 from .interpolant import Interpolant
 from .metrics import loglog_slope
 from .validation import check_rng, integer, real, real_array
@@ -72,7 +72,7 @@ def _directions(model, interp, t, x_0, x_1, dts=(), batch=False):
     x_t, v_hat = line_point(schedule, t, x_0, x_1)
     f, cache = model.forward(params, t, x_t)
     d_sct = tangent(model, params, t, x_t, v_hat).df_dt()
-    d_batch = tangent(model, params, t, x_t, line_point(schedule, t, x_0, x_1, "batch")[1]).df_dt() if batch else None
+    d_batch = tangent(model, params, t, x_t, batch_velocity(schedule, t, x_t, x_0, v_hat)).df_dt() if batch else None
     d_scd = tangent(model, params, t, x_t, interp.velocity(t, x_t)).df_dt()
     d_ct = []
     for dt in dts:

@@ -100,17 +100,10 @@ def test_the_batch_velocity_is_an_unbiased_estimate_of_the_exact_velocity():
     """Its mean over batches, given x_t, is v(t, x_t) even for a batch of 4: the pair's own
     x_0 is drawn from p(x_0 | x_t), the other three from p_0. Without its own x_0 it is far off."""
     interp = cmtoy.Interpolant(cmtoy.SEED_MIXTURE)
-    mix, schedule, rng = interp.target, interp.schedule, np.random.default_rng(2)
+    schedule, rng = interp.schedule, np.random.default_rng(2)
     t, x, batch, trials = 0.6, 0.4, 4, 20_000
-    alpha, sigma = schedule.alpha(t), schedule.sigma(t)
-    # p(x_0 | x_t = x) for a Gaussian mixture: a Gaussian mixture, in closed form
-    var = alpha**2 * mix.stds**2 + sigma**2
-    weights = mix.weights * np.exp(-0.5 * (x - alpha * mix.means) ** 2 / var) / np.sqrt(var)
-    means = mix.means + alpha * mix.stds**2 * (x - alpha * mix.means) / var
-    stds = mix.stds * sigma / np.sqrt(var)
-    k = rng.choice(means.size, size=trials, p=weights / weights.sum())
-    own = means[k] + stds[k] * rng.standard_normal(trials)
-    others = mix.sample(rng, trials * (batch - 1)).reshape(trials, batch - 1)
+    own = interp.sample_posterior_x0(rng, trials, t, x)  # p(x_0 | x_t = x), in closed form
+    others = interp.target.sample(rng, trials * (batch - 1)).reshape(trials, batch - 1)
     times, point = np.full(batch, t), np.full(batch, x)
     v = np.array([batch_velocity(schedule, times, point, np.concatenate([[o], rest]), np.zeros(batch))[0]
                   for o, rest in zip(own, others)])
