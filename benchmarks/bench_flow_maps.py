@@ -9,13 +9,17 @@ Prints Markdown tables for benchmarks/README.md:
    against the targets of issue 20 (meanflow 1-step <= 0.03, 4-step <= 0.015, two-time
    error <= 0.03; psd 1-step <= 0.03, 4-step <= 0.015; fmd 1-step <= 0.015; for each, 1 ->
    2 -> 4 composition steps never worse). W1 uses 100,000 samples, exact W1 to the target
-   CDF; the exact map's rows give the sampling floor of as many samples;
+   CDF; composition with 1, 2 and 4 steps starts from the same noise (see ``score``;
+   ``--fresh-noise`` draws new noise for each, as runs 1-20 of the raw output did); the
+   exact map's rows give the sampling floor of as many samples;
 2. ("ablation") each method's own choices switched one at a time, at the default step
    count (or --ablation-steps), seed 0: the share of s = t pairs, MeanFlow's adaptive
    weight, the time distribution (the MeanFlow paper's logit-normal(-0.4, 1)), psd's
    choice of the intermediate time u, fmd's continuous (JVP) against its one-hop target
    and its Lagrangian condition (the hop in s) against the Eulerian one (the hop in t),
-   a share of the off-diagonal pairs at s = 0 (``slice_share``), and for meanflow and psd
+   a share of the off-diagonal pairs at s = 0 (``slice_share``) or, for fmd, at t = 1
+   (``noise_share``), the nested draw of the pairs against the sorted one (``pair_draw``),
+   and for meanflow and psd
    the pair's own velocity v_hat in place of the batch's (``velocity_estimate``). A run that diverges
    is a row that says so;
 3. ("mixtures") each default, seed 0, on the harder mixture of bench_training.py and on one
@@ -31,8 +35,11 @@ Prints Markdown tables for benchmarks/README.md:
    map lives (not methods of cmtoy: they are registered for this process only); and the
    method's own target with a quarter of them at s = 0, the one-step slice
    (``slice_share``), t kept (seed 0).
-   With --config, every run of every part sets these TrainConfig fields (key=value, a
-   Python literal), e.g. another form of fmd over the seeds.
+6. ("jumps") where 4-step composition loses, seed 0: each jump's error E|X(t_i, t_{i+1}, x)
+   - h(x)| on the points x of the exact chain from score()'s noise, and the one-step jump's.
+
+With --config, every run of every part sets these TrainConfig fields (key=value, a Python
+literal), e.g. another form of fmd over the seeds.
 
 Run from the repository root:
 
@@ -42,6 +49,7 @@ Run from the repository root:
     python benchmarks/bench_flow_maps.py --parts mixtures
     python benchmarks/bench_flow_maps.py --parts budgets --budgets 5 15 60
     python benchmarks/bench_flow_maps.py --parts ceiling --seeds 0
+    python benchmarks/bench_flow_maps.py --parts jumps --methods meanflow
     python benchmarks/bench_flow_maps.py --methods fmd --config teacher_form=\'eulerian\' teacher_hop=0.05
     python benchmarks/bench_flow_maps.py --quick                  # short smoke run of every part
 
@@ -82,21 +90,27 @@ ABLATIONS = {
     "meanflow": [("s = t share 0.25", dict(diagonal_share=0.25)), ("s = t share 0.75", dict(diagonal_share=0.75)),
                  ("adaptive weight p = 1", dict(adaptive_p=1.0)),
                  ("logit-normal(-0.4, 1) times", dict(time_distribution="lognormal", p_mean=-0.4, p_std=1.0)),
-                 ("s = 0 share 0.25", dict(slice_share=0.25)),
+                 ("s = 0 share 0", dict(slice_share=0.0)), ("s = 0 share 0.1", dict(slice_share=0.1)),
+                 ("sorted pairs (t the later of two draws)", dict(pair_draw="sorted")),
+                 ("sorted pairs, s = 0 share 0", dict(pair_draw="sorted", slice_share=0.0)),
                  ("velocity of the pair (v_hat, as in the paper)", dict(velocity_estimate="conditional"))],
     "psd": [("velocity of the pair (v_hat, as in the paper)", dict(velocity_estimate="conditional")),
+            ("sorted pairs (t the later of two draws)", dict(pair_draw="sorted")),
             ("s = 0 share 0", dict(slice_share=0.0)), ("s = 0 share 0.25", dict(slice_share=0.25)),
             ("warm-up 500 steps", dict(warmup=500)),
             ("midpoint u (shortcut models)", dict(intermediate="midpoint")),
             ("s = t share 0.5", dict(diagonal_share=0.5)), ("s = t share 0.75", dict(diagonal_share=0.75)),
             ("logit-normal(-0.4, 1) times", dict(time_distribution="lognormal", p_mean=-0.4, p_std=1.0))],
-    "fmd": [("continuous Lagrangian target (JVP, teacher_hop 0)", dict(teacher_hop=0.0)),
+    "fmd": [("t = 1 share 0", dict(noise_share=0.0)), ("t = 1 share 0.5", dict(noise_share=0.5)),
+            ("nested pairs (s uniform below t)", dict(pair_draw="nested")),
+            ("continuous Lagrangian target (JVP, teacher_hop 0)", dict(teacher_hop=0.0)),
             ("teacher hop 0.05", dict(teacher_hop=0.05)),
             ("Eulerian form (hop in t)", dict(teacher_form="eulerian")),
             ("Eulerian form, teacher hop 0.05", dict(teacher_form="eulerian", teacher_hop=0.05)),
+            ("Eulerian form, teacher hop 0.05, t = 1 share 0", dict(teacher_form="eulerian", teacher_hop=0.05, noise_share=0.0)),
             ("s = 0 share 0.5", dict(slice_share=0.5)),
-            ("Eulerian form, teacher hop 0.05, s = 0 share 0.5",
-             dict(teacher_form="eulerian", teacher_hop=0.05, slice_share=0.5)),
+            ("Eulerian form, teacher hop 0.05, s = 0 share 0.5, t = 1 share 0",
+             dict(teacher_form="eulerian", teacher_hop=0.05, slice_share=0.5, noise_share=0.0)),
             ("s = t share 0.25", dict(diagonal_share=0.25)), ("s = t share 0", dict(diagonal_share=0.0)),
             ("logit-normal(-0.4, 1) times", dict(time_distribution="lognormal", p_mean=-0.4, p_std=1.0))],
 }
@@ -112,12 +126,24 @@ def machine():
 
 
 def score(model, interp, seed=0):
-    """The COLUMNS of one model: W1 of composition and re-noising (N_SAMPLES each), two-time error."""
-    rng = np.random.default_rng([seed, 7])
+    """The COLUMNS of one model: W1 of composition and re-noising (N_SAMPLES each), two-time error.
+
+    Composition with 1, 2 and 4 steps starts from the same noise (common random numbers):
+    which mode a sample lands in is then the same draw for every number of steps, so that
+    1 -> 2 -> 4 compares the maps and not three draws of the modes' weights, whose sampling
+    noise alone moves W1 by as much as the differences it is asked to tell apart.
+
+    With ``--fresh-noise`` (FRESH_NOISE), as in runs 1-20: every draw, composition included,
+    comes in turn from one generator, so that each number of steps has noise of its own.
+    """
     w1 = {}
+    rng = np.random.default_rng([seed, 7])
     for steps, times in COMPOSE.items():
-        w1[f"compose {steps}"] = cmtoy.wasserstein1(cmtoy.sample(model, rng, N_SAMPLES, times=times, chain="compose"),
+        noise = rng if FRESH_NOISE else np.random.default_rng([seed, 7])  # the same x_1 for every number of steps
+        w1[f"compose {steps}"] = cmtoy.wasserstein1(cmtoy.sample(model, noise, N_SAMPLES, times=times, chain="compose"),
                                                     interp.target)
+    if not FRESH_NOISE:
+        rng = np.random.default_rng([seed, 8])
     for steps in (2, 4):
         w1[f"renoise {steps}"] = cmtoy.wasserstein1(cmtoy.sample(model, rng, N_SAMPLES, times=COMPOSE[steps]),
                                                     interp.target)
@@ -126,6 +152,7 @@ def score(model, interp, seed=0):
 
 
 OVERRIDES = {}  # --config: TrainConfig fields every run sets
+FRESH_NOISE = False  # --fresh-noise: score() draws new noise for each number of steps (runs 1-20)
 
 
 def configure(**fields):
@@ -241,6 +268,29 @@ def part_budgets(interp, methods, budgets, probe_steps=2000):
     print()
 
 
+def part_jumps(interp, methods, steps=None):
+    """Where 4-step composition loses: each jump's error on the exact chain's points."""
+    rows = []
+    grid = COMPOSE[4] + (0.0,)
+    for method in methods:
+        config = configure(method=method, seed=0, **({"steps": steps} if steps else {}))
+        model, done, seconds = run(interp, config)
+        x = np.random.default_rng([0, 7]).standard_normal(N_SAMPLES)  # score()'s noise
+        cells = []
+        for t, s in zip(grid[:-1], grid[1:]):  # x: exact points of p_t, on the exact chain
+            exact = interp.flow_map(x, t, s)
+            cells.append(f"{np.mean(np.abs(model.flow_map(x, t, s) - exact)):.4f}")
+            x = exact
+        one = np.random.default_rng([0, 7]).standard_normal(N_SAMPLES)
+        last = f"{np.mean(np.abs(model.flow_map(one, 1.0, 0.0) - interp.flow_map(one, 1.0, 0.0))):.4f}"
+        rows.append([method, done, *cells, last])
+        print(f"  {method}: {done} steps, {seconds:.0f} s", file=sys.stderr, flush=True)
+    jumps = [f"{t:g} -> {s:g}" for t, s in zip(grid[:-1], grid[1:])]
+    print("### Each jump's error E|X(t, s, x) - h(x)|, x the exact chain's points of p_t (seed 0)\n")
+    print(table(("method", "steps", *jumps, "1 -> 0"), rows))
+    print()
+
+
 CORNER_SHARE = 0.1  # "ceiling": the share of each batch's off-diagonal pairs moved to (t, s) = (1, 0)
 SLICE_SHARE = 0.25  # "ceiling": TrainConfig.slice_share, the share of them moved to s = 0
 
@@ -302,7 +352,7 @@ def part_ceiling(interp, methods, seeds, steps=None):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--parts", nargs="+", choices=("defaults", "ablation", "mixtures", "budgets", "ceiling"),
+    parser.add_argument("--parts", nargs="+", choices=("defaults", "ablation", "mixtures", "budgets", "ceiling", "jumps"),
                         default=["defaults"])
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
@@ -310,14 +360,18 @@ def main(argv=None):
     parser.add_argument("--budgets", type=float, nargs="+", default=[5.0, 15.0, 60.0], help="wall-time budgets (s)")
     parser.add_argument("--config", nargs="+", type=override, default=[], metavar="KEY=VALUE",
                         help="TrainConfig fields every run sets, e.g. teacher_form='eulerian'")
+    parser.add_argument("--fresh-noise", action="store_true",
+                        help="new noise for each number of composition steps, as runs 1-20 of the raw output drew")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 300 steps, one seed, every part")
     args = parser.parse_args(argv)
     OVERRIDES.update(args.config)
+    global FRESH_NOISE
+    FRESH_NOISE = args.fresh_noise
     interp = cmtoy.Interpolant(cmtoy.SEED_MIXTURE, "linear")
     print(f"Machine: {machine()}")
     print(f"Rerun: python benchmarks/bench_flow_maps.py {' '.join(sys.argv[1:])}\n")
     steps = 300 if args.quick else None
-    parts = ("defaults", "ablation", "mixtures", "budgets", "ceiling") if args.quick else args.parts
+    parts = ("defaults", "ablation", "mixtures", "budgets", "ceiling", "jumps") if args.quick else args.parts
     if "defaults" in parts:
         part_defaults(interp, args.methods, args.seeds[:1] if args.quick else args.seeds, steps)
     if "ablation" in parts:
@@ -328,6 +382,8 @@ def main(argv=None):
         part_budgets(interp, args.methods, [0.5, 1.0] if args.quick else args.budgets, 100 if args.quick else 2000)
     if "ceiling" in parts:
         part_ceiling(interp, args.methods, args.seeds[:1] if args.quick else args.seeds, steps)
+    if "jumps" in parts:
+        part_jumps(interp, args.methods, steps)
 
 
 if __name__ == "__main__":

@@ -45,9 +45,17 @@ differ in the target, i.e. in which property of the exact map h_{t->s} they impo
 The pairs (t, s): two draws of ``time_distribution`` ("uniform" on [0, 1], or "lognormal":
 log(sigma_t / alpha_t) ~ N(p_mean, p_std^2), the logit-normal of the MeanFlow paper for the
 linear schedule), t the later; then the first ``diagonal_share`` of each batch gets s = t,
-and the first ``slice_share`` of the rest s = 0, the slice that one-step sampling uses.
+and the first ``slice_share`` of the rest s = 0, the slice that one-step sampling uses,
+and the next ``noise_share`` of the rest t = 1, the slice that sampling starts from
+(the Lagrangian chain of fmd's targets runs along s at fixed t, so that the one-step map's
+chain is on this slice, as the Eulerian chain of the one-step map is on s = 0).
 Uniform draws reach t = 1, where the one-step map X(1, 0, .) lives, often (t has density
-2t); the logit-normal rarely does.
+2t); the logit-normal rarely does. ``pair_draw = "nested"`` draws the off-diagonal pairs
+otherwise: t from one draw, s uniform on [0, t]. Their density in (t, s) is 1 / t, so the
+short jumps near the data, where the velocity changes fastest in t, are drawn as often as
+the long ones from t = 1 (under "sorted" a pair has t < 1/4 once in sixteen). MeanFlow's
+and Eulerian fmd's targets carry the map up from the diagonal along t at each s: the
+s = 0 slice near t = 0 is where their chain of targets starts.
 
 ``config`` is always a resolved :class:`cmtoy.TrainConfig`. Shapes: ``t, s, x: [B]``.
 """
@@ -60,12 +68,13 @@ from .continuous import batch_velocity, line_point
 from .flow_maps import FlowMapModel
 from .pairs import teacher_step
 
-__all__ = ["ADAPTIVE_C", "INTERMEDIATES", "TEACHER_FORMS", "FlowMapMethod", "log_ratio_table", "sample_times", "time_pairs",
+__all__ = ["ADAPTIVE_C", "INTERMEDIATES", "PAIR_DRAWS", "TEACHER_FORMS", "FlowMapMethod", "log_ratio_table", "sample_times", "time_pairs",
            "average_velocity", "regression_loss",
            "MeanFlowBatches", "SelfDistillationBatches", "DistillationBatches"]
 
 ADAPTIVE_C = 1e-3  # the c of MeanFlow's adaptive weight (Geng et al. 2025, Sec. 4.3)
 INTERMEDIATES = ("uniform", "midpoint")  # psd: where u lies between s and t
+PAIR_DRAWS = ("sorted", "nested")  # how the off-diagonal (t, s) are drawn: see time_pairs
 TEACHER_FORMS = ("lagrangian", "eulerian")  # fmd: which condition of the exact map the teacher imposes
 
 
@@ -95,15 +104,26 @@ def sample_times(config, schedule, rng, n, table=None):
 
 def time_pairs(config, schedule, rng, table=None):
     """(t, s, n_diagonal): config.batch pairs with s <= t, the first n_diagonal of them s = t,
-    then round(slice_share (B - n_diagonal)) of them s = 0.
+    then round(slice_share (B - n_diagonal)) of them s = 0, then round(noise_share (B -
+    n_diagonal)) of them t = 1 (s kept).
 
+    ``pair_draw``: "sorted", t and s the later and the earlier of two draws; "nested", t one
+    draw and s = t w with w uniform on [0, 1] (the diagonal's t the later of two draws, as
+    under "sorted", so that the diagonal is the same whichever draw).
     table: :func:`log_ratio_table` of the schedule, for "lognormal" times. returns t [B], s [B], int
     """
     a, b = sample_times(config, schedule, rng, 2 * config.batch, table).reshape(2, config.batch)
     t, s = np.maximum(a, b), np.minimum(a, b)
     n_diagonal = int(round(config.diagonal_share * config.batch))
+    if config.pair_draw == "nested":  # a's draw is t, b's is spent on the diagonal only
+        w = rng.uniform(0.0, 1.0, config.batch - n_diagonal)
+        t[n_diagonal:] = a[n_diagonal:]
+        s[n_diagonal:] = a[n_diagonal:] * w
     s[:n_diagonal] = t[:n_diagonal]
-    s[n_diagonal:n_diagonal + int(round(config.slice_share * (config.batch - n_diagonal)))] = 0.0
+    n_slice = int(round(config.slice_share * (config.batch - n_diagonal)))
+    s[n_diagonal:n_diagonal + n_slice] = 0.0
+    start = n_diagonal + n_slice
+    t[start:start + int(round(config.noise_share * (config.batch - n_diagonal)))] = 1.0
     return t, s, n_diagonal
 
 

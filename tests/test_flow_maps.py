@@ -1,7 +1,10 @@
 """The flow-map model X_theta(t, s, x), its losses, composition sampling and two-time metrics."""
 
+import dataclasses
+
 import numpy as np
 import pytest
+import scipy.stats
 from scipy.special import expit
 
 import cmtoy
@@ -274,12 +277,39 @@ def test_the_time_pairs_are_ordered_with_the_asked_share_on_the_diagonal():
 
 
 def test_the_slice_share_moves_that_share_of_the_other_pairs_to_s_0_and_nothing_else():
-    plain = time_pairs(resolved("fmd", diagonal_share=0.25, batch=400), INTERP.schedule, np.random.default_rng(0))
-    t, s, n = time_pairs(resolved("fmd", diagonal_share=0.25, slice_share=0.4, batch=400), INTERP.schedule,
-                         np.random.default_rng(0))
+    plain = time_pairs(resolved("fmd", diagonal_share=0.25, noise_share=0.0, batch=400), INTERP.schedule,
+                       np.random.default_rng(0))
+    t, s, n = time_pairs(resolved("fmd", diagonal_share=0.25, slice_share=0.4, noise_share=0.0, batch=400),
+                         INTERP.schedule, np.random.default_rng(0))
     assert n == plain[2] == 100 and np.array_equal(t, plain[0])  # the same draws
     assert np.array_equal(s[:n], t[:n]) and np.all(s[n:n + 120] == 0.0)  # 0.4 of the other 300
     assert np.array_equal(s[n + 120:], plain[1][n + 120:]) and np.all(plain[1][n:] > 0.0)
+
+
+def test_the_noise_share_moves_that_share_of_the_other_pairs_after_the_slice_to_t_1_and_nothing_else():
+    plain = time_pairs(resolved("fmd", diagonal_share=0.25, slice_share=0.2, noise_share=0.0, batch=400),
+                       INTERP.schedule, np.random.default_rng(0))
+    t, s, n = time_pairs(resolved("fmd", diagonal_share=0.25, slice_share=0.2, noise_share=0.3, batch=400),
+                         INTERP.schedule, np.random.default_rng(0))
+    assert n == plain[2] == 100 and np.array_equal(s, plain[1])  # every s as drawn, the slice's 0 included
+    assert np.all(t[n + 60:n + 150] == 1.0) and np.all(plain[0][n + 60:n + 150] < 1.0)  # 0.3 of the other 300
+    keep = np.r_[0:n + 60, n + 150:400]
+    assert np.array_equal(t[keep], plain[0][keep])
+
+
+def test_nested_pairs_draw_s_uniformly_below_t_and_keep_the_diagonal_and_the_slice():
+    config = resolved("meanflow", diagonal_share=0.25, slice_share=0.2, batch=40_000, pair_draw="sorted")
+    sorted_pairs = time_pairs(config, INTERP.schedule, np.random.default_rng(0))
+    t, s, n = time_pairs(dataclasses.replace(config, pair_draw="nested"), INTERP.schedule, np.random.default_rng(0))
+    assert n == sorted_pairs[2] == 10_000 and np.array_equal(t[:n], sorted_pairs[0][:n])  # the same diagonal
+    assert np.array_equal(s[:n], t[:n]) and np.all(s[n:n + 6000] == 0.0)  # 0.2 of the other 30,000
+    t_off, w = t[n + 6000:], s[n + 6000:] / t[n + 6000:]
+    assert np.all((0.0 <= w) & (w <= 1.0))
+    # t one uniform draw (not the later of two, whose density is 2t), and s / t uniform, independent of t
+    for sample in (t_off, w):
+        assert scipy.stats.kstest(sample, "uniform").pvalue > 1e-3
+    assert abs(np.corrcoef(t_off, w)[0, 1]) < 0.03
+    assert scipy.stats.kstest(sorted_pairs[0][n + 6000:], "uniform").pvalue < 1e-6  # "sorted" is not uniform
 
 
 @pytest.mark.parametrize("schedule", ["linear", "cosine"])
@@ -320,6 +350,11 @@ REFUSED = [  # (what the message must say, the settings)
     ("teacher_form must be one of 'lagrangian', 'eulerian'; got 'sideways'", dict(method="fmd", teacher_form="sideways")),
     ("does not use teacher_form", dict(method="meanflow", teacher_form="eulerian")),
     ("slice_share", dict(method="psd", slice_share=1.5)),
+    ("noise_share", dict(method="fmd", noise_share=-0.1)),
+    ("does not use noise_share", dict(method="ict", noise_share=0.5)),
+    ("slice_share \\+ noise_share must be <= 1.*slice_share=0.6, noise_share=0.5", dict(method="fmd", slice_share=0.6, noise_share=0.5)),
+    ("pair_draw must be one of 'sorted', 'nested'; got 'random'", dict(method="meanflow", pair_draw="random")),
+    ("does not use pair_draw", dict(method="sct", pair_draw="nested")),
     ("does not use slice_share", dict(method="ct", slice_share=0.5)),
     ("velocity_estimate must be one of 'conditional', 'batch'", dict(method="psd", velocity_estimate="exact")),
     ("does not use velocity_estimate", dict(method="fmd", velocity_estimate="batch")),
