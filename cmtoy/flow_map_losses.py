@@ -115,15 +115,15 @@ def time_pairs(config, schedule, rng, table=None):
     a, b = sample_times(config, schedule, rng, 2 * config.batch, table).reshape(2, config.batch)
     t, s = np.maximum(a, b), np.minimum(a, b)
     n_diagonal = int(round(config.diagonal_share * config.batch))
+    n_other = config.batch - n_diagonal
     if config.pair_draw == "nested":  # a's draw is t, b's is spent on the diagonal only
-        w = rng.uniform(0.0, 1.0, config.batch - n_diagonal)
         t[n_diagonal:] = a[n_diagonal:]
-        s[n_diagonal:] = a[n_diagonal:] * w
+        s[n_diagonal:] = a[n_diagonal:] * rng.uniform(0.0, 1.0, n_other)
     s[:n_diagonal] = t[:n_diagonal]
-    n_slice = int(round(config.slice_share * (config.batch - n_diagonal)))
+    n_slice = int(round(config.slice_share * n_other))
     s[n_diagonal:n_diagonal + n_slice] = 0.0
     start = n_diagonal + n_slice
-    t[start:start + int(round(config.noise_share * (config.batch - n_diagonal)))] = 1.0
+    t[start:start + int(round(config.noise_share * n_other))] = 1.0
     return t, s, n_diagonal
 
 
