@@ -15,8 +15,10 @@ Prints Markdown tables for benchmarks/README.md:
 2. ("ablation") each method's own choices switched one at a time, at the default step
    count (or --ablation-steps), seed 0: the share of s = t pairs, MeanFlow's adaptive
    weight, the time distribution (the MeanFlow paper's logit-normal(-0.4, 1)), psd's
-   choice of the intermediate time u, fmd's continuous (JVP) against its one-hop target
-   and its Lagrangian condition (the hop in s) against the Eulerian one (the hop in t),
+   choice of the intermediate time u, fmd's continuous (JVP) against its one-hop target,
+   the paper's residual losses (``stop_gradient=False``: differentiated through the
+   network's derivative and the teacher's point) and its Lagrangian condition (the hop in
+   s) against the Eulerian one (the hop in t),
    a share of the off-diagonal pairs at s = 0 (``slice_share``) or, for fmd, at t = 1
    (``noise_share``), the nested draw of the pairs against the sorted one (``pair_draw``),
    and for meanflow and psd
@@ -37,6 +39,10 @@ Prints Markdown tables for benchmarks/README.md:
    (``slice_share``), t kept (seed 0).
 6. ("jumps") where 4-step composition loses, seed 0: each jump's error E|X(t_i, t_{i+1}, x)
    - h(x)| on the points x of the exact chain from score()'s noise, and the one-step jump's.
+7. ("boundary") where the one-step map puts the boundary between the modes, seed 0: at
+   s = 0.9 ... 0, the net share of score()'s noise that X(1, s, .) moves across the exact
+   separatrix h_{1->s}(x*), and at s = 0 the share on the wrong side in all and the share
+   left between the modes (W1 here is mostly these shares times the distances they are off).
 
 With --config, every run of every part sets these TrainConfig fields (key=value, a Python
 literal), e.g. another form of fmd over the seeds.
@@ -50,6 +56,7 @@ Run from the repository root:
     python benchmarks/bench_flow_maps.py --parts budgets --budgets 5 15 60
     python benchmarks/bench_flow_maps.py --parts ceiling --seeds 0
     python benchmarks/bench_flow_maps.py --parts jumps --methods meanflow
+    python benchmarks/bench_flow_maps.py --parts boundary
     python benchmarks/bench_flow_maps.py --methods fmd --config teacher_form=\'eulerian\' teacher_hop=0.05
     python benchmarks/bench_flow_maps.py --quick                  # short smoke run of every part
 
@@ -66,6 +73,7 @@ import sys
 import time
 
 import numpy as np
+import scipy.stats
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir))
 sys.path.insert(0, os.path.dirname(__file__))
@@ -104,6 +112,10 @@ ABLATIONS = {
     "fmd": [("t = 1 share 0", dict(noise_share=0.0)), ("t = 1 share 0.5", dict(noise_share=0.5)),
             ("nested pairs (s uniform below t)", dict(pair_draw="nested")),
             ("continuous Lagrangian target (JVP, teacher_hop 0)", dict(teacher_hop=0.0)),
+            ("continuous Lagrangian residual, differentiated through (the paper's loss)",
+             dict(teacher_hop=0.0, stop_gradient=False)),
+            ("continuous Eulerian residual, differentiated through (the paper's loss)",
+             dict(teacher_form="eulerian", teacher_hop=0.0, stop_gradient=False)),
             ("teacher hop 0.05", dict(teacher_hop=0.05)),
             ("Eulerian form (hop in t)", dict(teacher_form="eulerian")),
             ("Eulerian form, teacher hop 0.05", dict(teacher_form="eulerian", teacher_hop=0.05)),
@@ -297,6 +309,47 @@ CORNER_SHARE = 0.1  # "ceiling": the share of each batch's off-diagonal pairs mo
 SLICE_SHARE = 0.25  # "ceiling": TrainConfig.slice_share, the share of them moved to s = 0
 
 
+BOUNDARY_TIMES = (0.9, 0.7, 0.5, 0.3, 0.2, 0.1, 0.0)  # "boundary": the s of X(1, s, .) where it is read
+
+
+def part_boundary(interp, methods, steps=None):
+    """Where the one-step map's mode boundary is decided, seed 0: at each s, the share of score()'s
+    noise x_1 that X(1, s, .) puts on the other side of the exact separatrix h_{1->s}(x*) than
+    h does, net (signed: more of it on the small mode's side is > 0) and in all, in % of the
+    samples, and the share of X(1, 0, x_1) between the modes (more than 5 of a mode's std
+    from each mean), where the exact map puts none. x* = Phi^{-1}(w_1), the noise that splits
+    the two modes: x_1 is the noise at t = 1."""
+    weights = interp.target.weights[np.argsort(interp.target.means)]
+    if weights.size != 2 or interp.schedule.alpha(1.0) != 0.0:
+        raise ValueError("the boundary part reads a two-mode mixture under a schedule with alpha_1 = 0")
+    split = float(scipy.stats.norm.ppf(weights[0]))  # x*: below it, the noise flows to the left mode
+    noise = np.random.default_rng([0, 7]).standard_normal(N_SAMPLES)  # score()'s x_1
+    right = noise > split
+    means, stds = (np.sort(interp.target.means), interp.target.stds[np.argsort(interp.target.means)])
+    gap = (means[0] + 5 * stds[0], means[1] - 5 * stds[1])  # between the modes, 5 of its std from each
+    rows = []
+    for method in ("exact h", *methods):
+        if method == "exact h":  # the measurement's own check: zero everywhere
+            model, done, seconds = cmtoy.ExactModel(interp), "-", 0.0
+        else:
+            config = configure(method=method, seed=0, **({"steps": steps} if steps else {}))
+            model, done, seconds = run(interp, config)
+        cells = []
+        for s in BOUNDARY_TIMES:
+            separatrix = interp.flow_map(split, 1.0, s)
+            learned = model.flow_map(noise, 1.0, s) > separatrix
+            cells.append(f"{100 * (np.mean(learned) - np.mean(right)):+.2f}")
+        one_step = model.flow_map(noise, 1.0, 0.0)
+        between = (one_step > gap[0]) & (one_step < gap[1])
+        rows.append([method, done, *cells, f"{100 * np.mean(learned != right):.2f}", f"{100 * np.mean(between):.2f}"])
+        print(f"  {method}: {done} steps, {seconds:.0f} s", file=sys.stderr, flush=True)
+    print("### The one-step map's mode boundary: net share of the noise moved across the separatrix by "
+          "X(1, s, .), in % (seed 0)\n")
+    print(table(("method", "steps", *(f"s = {s:g}" for s in BOUNDARY_TIMES), "wrong side at s = 0 (%)",
+                 "between the modes at s = 0 (%)"), rows))
+    print()
+
+
 def _corner(batches):
     """``batches`` with the first CORNER_SHARE of each batch's off-diagonal pairs moved to (1, 0)."""
 
@@ -352,9 +405,12 @@ def part_ceiling(interp, methods, seeds, steps=None):
     print()
 
 
+PARTS = ("defaults", "ablation", "mixtures", "budgets", "ceiling", "jumps", "boundary")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--parts", nargs="+", choices=("defaults", "ablation", "mixtures", "budgets", "ceiling", "jumps"),
+    parser.add_argument("--parts", nargs="+", choices=PARTS,
                         default=["defaults"])
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
@@ -373,7 +429,7 @@ def main(argv=None):
     print(f"Machine: {machine()}")
     print(f"Rerun: python benchmarks/bench_flow_maps.py {' '.join(sys.argv[1:])}\n")
     steps = 300 if args.quick else None
-    parts = ("defaults", "ablation", "mixtures", "budgets", "ceiling", "jumps") if args.quick else args.parts
+    parts = PARTS if args.quick else args.parts
     if "defaults" in parts:
         part_defaults(interp, args.methods, args.seeds[:1] if args.quick else args.seeds, steps)
     if "ablation" in parts:
@@ -386,6 +442,8 @@ def main(argv=None):
         part_ceiling(interp, args.methods, args.seeds[:1] if args.quick else args.seeds, steps)
     if "jumps" in parts:
         part_jumps(interp, args.methods, steps)
+    if "boundary" in parts:
+        part_boundary(interp, args.methods, steps)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,12 @@ differ in the target, i.e. in which property of the exact map h_{t->s} they impo
   distillation): the map moves with the flow in its second time, d/ds h_{t->s}(x) =
   v_s(h_{t->s}(x)) (the *Lagrangian* condition), with the exact velocity
   ``Interpolant.velocity`` as the teacher. With ``teacher_hop = 0`` in its continuous form,
-  u = v_s(X) + (t - s) d_s u, one JVP along (0, 1, 0); with ``teacher_hop = h > 0``
+  u = v_s(X) + (t - s) d_s u, one JVP along (0, 1, 0), regressed on with that right-hand
+  side held fixed (``stop_gradient = True``) or, as the paper does, its residual R = d_s X -
+  v_s(X) = u - (t - s) d_s u - v_s(X) minimised through both of the network's outputs and
+  the teacher's point X (``stop_gradient = False``: the gradient takes d_x v_s(X),
+  ``Interpolant.velocity_dx``, and the weights' effect on d_s u, ``mlp.jvp_backward``);
+  with ``teacher_hop = h > 0``
   integrated over one step: X(t, s, x) = Phi_{r->s}(X(t, r, x)) with r = min(t, s + h) and
   Phi one Heun step of the exact velocity (``pairs.teacher_step``), so the target is the
   model's own jump to a time nearer the diagonal, where X(t, t, x) = x is exact, and one
@@ -35,7 +40,9 @@ differ in the target, i.e. in which property of the exact map h_{t->s} they impo
   exact velocity. It is the teacher-based reference point for the two above.
   ``teacher_form = "eulerian"`` distils the other condition of the same paper (its Eulerian
   map distillation), d/dt h_{t->s}(x_t) = 0 along the exact flow: continuous, MeanFlow's
-  identity with the exact velocity v_t(x) in place of v_hat; over one hop, X(t, s, x) =
+  identity with the exact velocity v_t(x) in place of v_hat (``stop_gradient = False``:
+  the residual d_t X + v_t(x) d_x X = v_t(x) - u - (t - s) du, du along (1, 0, v_t(x)),
+  minimised through u and du, the paper's Eulerian loss); over one hop, X(t, s, x) =
   X(r, s, Phi_{t->r}(x)) with r = max(s, t - h): the teacher steps first, from t back to
   r, and the model's own jump from r to s follows, as in consistency distillation (its
   s = 0 slice *is* cd's target). The Lagrangian target passes the model's error at (t, r)
@@ -237,6 +244,8 @@ class DistillationBatches(_Batches):
         if self.config.teacher_hop > 0:
             return self.hop_loss(params, target, out, eulerian)
         t, s, _, x_t, _ = self.draw()
+        if not self.config.stop_gradient:
+            return self.residual_loss(params, t, s, x_t, eulerian, out)
         if eulerian:  # MeanFlow's identity with the exact velocity
             v_t = self.interp.velocity(t, x_t)
             u, _, du_dt, cache = self.online(params, target, t, s, x_t, (1.0, 0.0, v_t))
@@ -246,6 +255,26 @@ class DistillationBatches(_Batches):
             x_s = x_t - (t - s) * u_sg  # X(t, s, x_t), the point the teacher's velocity is taken at
             u_target = self.interp.velocity(s, x_s) + (t - s) * du_ds  # Lagrangian condition
         return regression_loss(self.model, params, cache, u - u_target, self.config.adaptive_p, out)
+
+    def residual_loss(self, params, t, s, x_t, eulerian, out):
+        """mean R^2 of the continuous condition's residual R, differentiated through all of it
+        (Boffi et al. 2024's losses; no target network: a stop-gradient is what it does without).
+        Lagrangian R = u - (t - s) d_s u - v_s(X), X = x - (t - s) u; Eulerian R = v_t(x) - u -
+        (t - s) du, du along (1, 0, v_t(x)). On the diagonal s = t both are flow matching."""
+        model, gap = self.model, t - s
+        if eulerian:
+            v_t = self.interp.velocity(t, x_t)
+            u, du, cache = model.velocity_jvp(params, t, s, x_t, 1.0, 0.0, v_t)
+            residual = v_t - u - gap * du
+            d_u, d_du = -1.0, -gap  # dR/du, dR/d(du)
+        else:
+            u, du, cache = model.velocity_jvp(params, t, s, x_t, 0.0, 1.0, 0.0)
+            x_s = x_t - gap * u
+            residual = u - gap * du - self.interp.velocity(s, x_s)
+            d_u, d_du = 1.0 + gap * self.interp.velocity_dx(s, x_s), -gap  # X moves with u
+        d_residual = 2.0 * residual / residual.size
+        loss = float(np.mean(residual * residual))
+        return loss, model.jvp_backward(params, cache, d_residual * d_u, d_residual * d_du, out=out)
 
     def hop_loss(self, params, target, out, eulerian):
         """The condition over one teacher hop of length h, the model's jump on the rest of (s, t):

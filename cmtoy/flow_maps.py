@@ -105,6 +105,13 @@ class FlowMapModel(LearnedModel):
         """
         return mlp.backward(params, cache, self.c_u * d_u, out=out)  # u = c_u F
 
+    def jvp_backward(self, params, cache, d_u, d_du, out=None):
+        """Gradient of a loss of u and of its derivative du from :meth:`velocity_jvp` (given
+        d loss / d u and d loss / d du, both [B]) with respect to the weights -> Params.
+        The tangent's input part c_in'(t) x d_t + c_in d_x holds no weight, so u = c_u F and
+        du = c_u dF are all there is to it."""
+        return mlp.jvp_backward(params, cache, self.c_u * d_u, self.c_u * d_du, out=out)
+
     def forward(self, params, t, s, x):
         """X_theta(t, s, x) with the weights ``params`` (no validation: a training loop's). -> [B]"""
         return x - (t - s) * self.velocity(params, t, s, x)[0]

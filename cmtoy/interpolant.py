@@ -209,6 +209,28 @@ class Interpolant:
         mean_x0, mean_x1 = self._posterior_means(t, x)
         return self.schedule.d_alpha(t) * mean_x0 + self.schedule.d_sigma(t) * mean_x1
 
+    def velocity_dx(self, t, x):
+        """d/dx v_t(x), the rate at which the probability flow spreads (> 0) or gathers (< 0)
+        neighbouring points as t grows.
+
+        With component k's velocity v_k(x) = alpha'_t E[x_0 | x, k] + sigma'_t E[x_1 | x, k],
+        linear in x with slope c_k = (alpha'_t alpha_t s_k^2 + sigma'_t sigma_t) / v_k(t), and
+        the responsibilities' derivative d r_k / dx = r_k (g_k - sum_j r_j g_j), g_k = -(x -
+        m_k) / v_k the component's score: d/dx v = sum_k r_k c_k + sum_k r_k (g_k - g) v_k(x).
+        t, x: broadcastable -> [*batch]
+        """
+        t, x = self._broadcast(t, x)
+        r, _, means, stds = self._responsibilities(t, x)
+        a, s = self.schedule.alpha(t)[..., None], self.schedule.sigma(t)[..., None]
+        d_a, d_s = self.schedule.d_alpha(t)[..., None], self.schedule.d_sigma(t)[..., None]
+        var = stds**2
+        residual = (x[..., None] - means) / var  # -g_k
+        sd0_sq = self.target.stds**2
+        v_k = d_a * (self.target.means + a * sd0_sq * residual) + d_s * s * residual
+        slope_k = (d_a * a * sd0_sq + d_s * s) / var
+        spread = residual - np.sum(r * residual, axis=-1, keepdims=True)  # -(g_k - g)
+        return np.sum(r * slope_k, axis=-1) - np.sum(r * spread * v_k, axis=-1)
+
     # -- exact flow map ------------------------------------------------------------------
 
     def flow_map(self, x, t, s):

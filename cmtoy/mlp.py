@@ -50,7 +50,7 @@ from scipy.special import expit
 
 from .validation import choice, integer
 
-__all__ = ["MLPConfig", "Params", "init_params", "forward", "backward", "jvp", "input_grads", "time_features"]
+__all__ = ["MLPConfig", "Params", "init_params", "forward", "backward", "jvp", "jvp_backward", "input_grads", "time_features"]
 
 ACTIVATIONS = ("silu", "tanh")
 DTYPES = ("float64", "float32")
@@ -205,7 +205,18 @@ def _d_tanh(a, _):
     return d
 
 
+def _dd_silu(a, s):
+    # d^2/dz^2 [z s(z)] = s (1 - s) (2 + z (1 - 2 s)), written with a = z s so that z itself
+    # (lost to the in-place activation, and a / s where s underflows) is not needed
+    return (1.0 - s) * (2.0 * s + a * (1.0 - 2.0 * s))
+
+
+def _dd_tanh(a, _):
+    return -2.0 * a * (1.0 - a * a)  # d/dz (1 - tanh^2) = -2 tanh (1 - tanh^2)
+
+
 _ACT = {"silu": (_silu, _d_silu), "tanh": (_tanh, _d_tanh)}
+_SECOND = {"silu": _dd_silu, "tanh": _dd_tanh}  # act''(z) from what act saved, for jvp_backward
 
 
 # ----------------------------------------------------------------------------------------
@@ -341,7 +352,7 @@ def backward(params, cache, d_out, out=None):
     returns grads: Params, same layout as params (grads.flat lines up with params.flat)
     """
     d_act = _ACT[params.config.activation][1]
-    hs, auxs = cache
+    hs, auxs = cache[:2]  # a cache of jvp also holds its tangents (see jvp_backward)
     grads = Params(params.config) if out is None else out
     d_z = np.asarray(d_out, dtype=params.flat.dtype).reshape(-1, 1)  # (B, 1)
     if d_z.shape[0] != hs[0].shape[0]:
@@ -368,7 +379,8 @@ def jvp(params, t, x, d_t, d_x, s=None, d_s=None, return_cache=False):
     d_t = 1, d_s = 0, d_x = v (Geng et al. 2025, arXiv 2505.13447, eq. 8).
     params: Params; t, x, d_t, d_x, s, d_s: [*batch] (broadcast together)
     return_cache: also return the cache of :func:`forward` at (t, s, x) (the same values), so
-    that a loss that needs F, its tangent and its gradient runs the layers once
+    that a loss that needs F, its tangent and its gradient runs the layers once; it holds the
+    tangents of every layer too, for :func:`jvp_backward`
     returns out: [*batch], d_out: [*batch] (and the cache)
     """
     act, d_act = _ACT[params.config.activation]
@@ -390,7 +402,7 @@ def jvp(params, t, x, d_t, d_x, s=None, d_s=None, return_cache=False):
         omega_d_t = np.multiply.outer(d_time, omega)  # omega_k d_t  (B, n)
         dot_h[:, sin] = h[:, cos] * omega_d_t  # d sin(omega t) = cos(omega t) omega dt
         dot_h[:, cos] = -h[:, sin] * omega_d_t  # d cos(omega t) = -sin(omega t) omega dt
-    hs, auxs = [h], []
+    hs, auxs, dot_hs, dot_zs = [h], [], [dot_h], []
     for W, b in zip(params.W[:-1], params.b[:-1]):
         z = h @ W + b
         dot_z = dot_h @ W  # the bias is constant
@@ -398,11 +410,51 @@ def jvp(params, t, x, d_t, d_x, s=None, d_s=None, return_cache=False):
         dot_h = d_act(h, aux) * dot_z  # dot a = act'(z) dot z
         hs.append(h)
         auxs.append(aux)
+        dot_hs.append(dot_h)
+        dot_zs.append(dot_z)
     out = h @ params.W[-1] + params.b[-1]
     dot_out = dot_h @ params.W[-1]
     if return_cache:
-        return out.reshape(shape), dot_out.reshape(shape), (hs, auxs)
+        return out.reshape(shape), dot_out.reshape(shape), (hs, auxs, dot_hs, dot_zs)
     return out.reshape(shape), dot_out.reshape(shape)
+
+
+def jvp_backward(params, cache, d_out, d_dot_out, out=None):
+    """dL/d theta of a loss of both outputs of :func:`jvp`, F and its tangent dF.
+
+    The chain rule runs backwards through the layers and their tangent lines together:
+    z = h W + b and dot z = dot h W give dW = h^T dL/dz + dot h^T dL/d(dot z); dot a =
+    act'(z) dot z gives dL/d(dot z) = act'(z) dL/d(dot a) and adds act''(z) dot z dL/d(dot a)
+    to dL/dz. A loss that holds a derivative of the network, as the residual losses of flow
+    map distillation do (Boffi et al. 2024, arXiv 2406.07507), needs it.
+
+    params: Params (the same as in jvp); cache: from ``jvp(..., return_cache=True)``;
+    d_out = dL/dF, d_dot_out = dL/d(dF): [*batch]
+    out: optional Params to write the gradients into
+    returns grads: Params, same layout as params
+    """
+    d_act, dd_act = _ACT[params.config.activation][1], _SECOND[params.config.activation]
+    if len(cache) != 4:
+        raise ValueError("jvp_backward needs the cache of jvp(..., return_cache=True), which holds the tangents")
+    hs, auxs, dot_hs, dot_zs = cache
+    grads = Params(params.config) if out is None else out
+    d_z, d_dot_z = (np.asarray(d, dtype=params.flat.dtype).reshape(-1, 1) for d in (d_out, d_dot_out))  # (B, 1)
+    if not d_z.shape[0] == d_dot_z.shape[0] == hs[0].shape[0]:
+        raise ValueError(f"jvp_backward: d_out and d_dot_out have {d_z.shape[0]} and {d_dot_z.shape[0]} entries, "
+                         f"the jvp's batch had {hs[0].shape[0]}")
+    ones = np.ones(d_z.shape[0], dtype=d_z.dtype)
+    for layer in reversed(range(len(params.W))):
+        np.matmul(hs[layer].T, d_z, out=grads.W[layer])
+        grads.W[layer] += dot_hs[layer].T @ d_dot_z
+        np.matmul(ones, d_z, out=grads.b[layer])  # the bias enters z only, not dot z
+        if layer == 0:
+            break  # the inputs and their tangents are not parameters
+        W, h, aux = params.W[layer], hs[layer], auxs[layer - 1]
+        d_h, d_dot_h = d_z @ W.T, d_dot_z @ W.T  # (B, fan_in)
+        slope = d_act(h, aux)
+        d_z = d_h * slope + d_dot_h * dot_zs[layer - 1] * dd_act(h, aux)
+        d_dot_z = d_dot_h * slope
+    return grads
 
 
 def input_grads(params, t, x):

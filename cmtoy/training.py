@@ -130,13 +130,15 @@ METHODS = {
         slice_share=0.1, noise_share=0.0, pair_draw="nested", adaptive_p=0.0, intermediate="uniform", velocity_estimate="batch",
         mlp=dataclasses.replace(_FLOW_MAP_NET, n_fourier=8))),
     # fmd's continuous (JVP) Lagrangian target feeds the network's own s-derivative back
-    # and trains erratically; one exact-velocity Heun hop of 0.02 does not. The Lagrangian
+    # and trains erratically, and the paper's residual loss (stop_gradient=False) does not
+    # learn the one-step map here at all; one exact-velocity Heun hop of 0.02 does. The Lagrangian
     # form is issue 20's; its chain of targets runs along s at fixed t, so that a quarter of
     # the pairs on t = 1 feeds the one-step map's. The Eulerian one (teacher_form) with pairs
     # on the s = 0 slice is better here, and the benchmarks say by how much
     "fmd": FlowMapMethod(DistillationBatches, dict(
         steps=20_000, lr=3e-3, warmup=500, ema=0.0, time_distribution="uniform", p_mean=-1.1, p_std=2.0, diagonal_share=0.5,
-        slice_share=0.0, noise_share=0.25, pair_draw="sorted", adaptive_p=0.0, teacher_hop=0.02, teacher_form="lagrangian", mlp=_FLOW_MAP_NET)),
+        slice_share=0.0, noise_share=0.25, pair_draw="sorted", adaptive_p=0.0, teacher_hop=0.02, teacher_form="lagrangian", stop_gradient=True,
+        mlp=_FLOW_MAP_NET)),
 }
 
 
@@ -182,6 +184,7 @@ class TrainConfig:
     intermediate: str | None = None  # psd: the u of X(u, s) o X(t, u): "uniform" in (s, t) or "midpoint"
     teacher_hop: float | None = None  # fmd: length of the exact Heun hop of its target; 0 = continuous (JVP)
     teacher_form: str | None = None  # fmd: the "lagrangian" (hop in s) or "eulerian" (hop in t) condition
+    stop_gradient: bool | None = None  # fmd, teacher_hop = 0: hold the target fixed, or (False) minimise the residual through it
     eval_every: int = 0  # optimiser steps between metric evaluations in the history; 0 = only at the end
     eval_samples: int = 20_000  # samples for each W1 in the history
     max_seconds: float | None = None  # stop early after this wall time (then steps vary)
@@ -215,7 +218,7 @@ class TrainConfig:
                              ("intermediate", INTERMEDIATES), ("teacher_form", TEACHER_FORMS), ("pair_draw", PAIR_DRAWS),
                              ("velocity_estimate", ESTIMATES)):
             check(key, choice, allowed)
-        for key in ("progress", "adaptive_weight"):
+        for key in ("progress", "adaptive_weight", "stop_gradient"):
             check(key, flag)
         for key, value in clean.items():
             object.__setattr__(self, key, value)
@@ -229,6 +232,12 @@ class TrainConfig:
         if None not in shares and sum(shares) > 1.0:  # the two slices share the off-diagonal pairs
             raise ValueError(f"slice_share + noise_share must be <= 1 (they divide the off-diagonal pairs), got "
                              f"slice_share={shares[0]!r}, noise_share={shares[1]!r} (method {self.method!r})")
+        if self._setting("stop_gradient") is False and self._setting("teacher_hop") != 0:
+            raise ValueError(f"stop_gradient=False minimises the residual of fmd's continuous condition: it needs "
+                             f"teacher_hop=0.0, got teacher_hop={self._setting('teacher_hop')!r}")
+        if self._setting("stop_gradient") is False and self._setting("ema") != 0:
+            raise ValueError(f"stop_gradient=False holds no target fixed, so it has no target network: it needs "
+                             f"ema=0.0, got ema={self._setting('ema')!r}")
         n_min, n_max = self._setting("n_min"), self._setting("n_max")
         if n_min is not None and n_max is not None and n_min > n_max:  # either may be the method's default
             raise ValueError(f"n_min must be <= n_max, got n_min={n_min}, n_max={n_max} (method {self.method!r})")

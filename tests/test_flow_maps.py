@@ -222,6 +222,17 @@ def resolved(method, **kwargs):
     return cmtoy.TrainConfig(**{"method": method, "batch": 12, "mlp": SMALL, "progress": False, **kwargs}).resolved()
 
 
+def central_differences(loss, params):
+    """d loss / d params.flat by central differences, one weight at a time. -> [n_params]"""
+    grad = np.empty_like(params.flat)
+    for i in range(grad.size):
+        plus, minus = params.copy(), params.copy()
+        plus.flat[i] += H
+        minus.flat[i] -= H
+        grad[i] = (loss(plus) - loss(minus)) / (2 * H)
+    return grad
+
+
 @pytest.mark.parametrize("method, options", [
     ("meanflow", {}), ("psd", {}), ("fmd", {"teacher_hop": 0.02}), ("fmd", {"teacher_hop": 0.0}),
     ("fmd", {"teacher_hop": 0.02, "teacher_form": "eulerian"}), ("fmd", {"teacher_hop": 0.0, "teacher_form": "eulerian"})])
@@ -235,12 +246,7 @@ def test_each_loss_gradient_matches_finite_differences_with_the_target_held(meth
         return batches.loss(0, params, target, out if out is not None else params.copy())
 
     value, grads = loss(model.params)
-    expected = np.empty_like(grads.flat)
-    for i in range(expected.size):
-        plus, minus = model.params.copy(), model.params.copy()
-        plus.flat[i] += H
-        minus.flat[i] -= H
-        expected[i] = (loss(plus)[0] - loss(minus)[0]) / (2 * H)
+    expected = central_differences(lambda p: loss(p)[0], model.params)
     assert np.linalg.norm(expected) > 1e-3
     assert relative_error(grads.flat, expected) < 1e-5
     # with no EMA target the target *is* the online network: the same numbers in one pass
@@ -248,6 +254,38 @@ def test_each_loss_gradient_matches_finite_differences_with_the_target_held(meth
         0, model.params, model.params, model.params.copy())
     assert same_value == pytest.approx(value, rel=1e-12)
     np.testing.assert_allclose(same_grads.flat, grads.flat, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("form", TEACHER_FORMS)
+def test_fmds_residual_loss_gradient_matches_finite_differences_through_everything(form):
+    """stop_gradient=False: the loss is mean R^2 of the continuous condition, a function of the
+    weights alone (the target side moves with them); its value is the stop-gradient loss's,
+    its gradient is not."""
+    config = resolved("fmd", teacher_hop=0.0, teacher_form=form, stop_gradient=False)
+    held = dataclasses.replace(config, stop_gradient=True)
+    model = random_model(seed=15)
+
+    def loss(params, settings=config):
+        batches = DistillationBatches(INTERP, settings, model, np.random.default_rng(16))  # the same batch
+        return batches.loss(0, params, params, params.copy())
+
+    value, grads = loss(model.params)
+    expected = central_differences(lambda p: loss(p)[0], model.params)
+    assert np.linalg.norm(expected) > 1e-3
+    assert relative_error(grads.flat, expected) < 1e-5
+    held_value, held_grads = loss(model.params, held)
+    assert held_value == pytest.approx(value, rel=1e-12)
+    assert relative_error(held_grads.flat, grads.flat) > 0.05
+
+
+def test_fmds_eulerian_residual_loss_learns_the_map():
+    config = cmtoy.TrainConfig(method="fmd", steps=1500, warmup=100, seed=3, progress=False, teacher_hop=0.0,
+                               teacher_form="eulerian", stop_gradient=False,
+                               mlp=mlp.MLPConfig(width=32, depth=2, n_fourier=4, n_times=2))
+    untrained = FlowMapModel.initialise(INTERP, config.resolved().mlp, np.random.default_rng(3))
+    model, _ = cmtoy.train(INTERP, config)
+    error, before = cmtoy.two_time_error(model, INTERP, n=4000), cmtoy.two_time_error(untrained, INTERP, n=4000)
+    assert error < 0.5 * before, (error, before)
 
 
 def test_the_adaptive_weight_is_held_fixed_in_the_gradient():
@@ -349,6 +387,9 @@ REFUSED = [  # (what the message must say, the settings)
     ("teacher_hop", dict(method="fmd", teacher_hop=-0.1)),
     ("teacher_form must be one of 'lagrangian', 'eulerian'; got 'sideways'", dict(method="fmd", teacher_form="sideways")),
     ("does not use teacher_form", dict(method="meanflow", teacher_form="eulerian")),
+    ("stop_gradient=False .* needs teacher_hop=0.0, got teacher_hop=0.02", dict(method="fmd", stop_gradient=False)),
+    ("does not use stop_gradient", dict(method="meanflow", stop_gradient=False)),
+    ("stop_gradient=False .* needs ema=0.0, got ema=0.9", dict(method="fmd", teacher_hop=0.0, stop_gradient=False, ema=0.9)),
     ("slice_share", dict(method="psd", slice_share=1.5)),
     ("noise_share", dict(method="fmd", noise_share=-0.1)),
     ("does not use noise_share", dict(method="ict", noise_share=0.5)),
@@ -365,6 +406,12 @@ REFUSED = [  # (what the message must say, the settings)
 def test_flow_map_settings_are_validated_and_refused_where_unused(message, settings):
     with pytest.raises(ValueError, match=message):
         cmtoy.TrainConfig(**settings)
+
+
+def test_stop_gradient_is_a_flag():
+    with pytest.raises(TypeError, match="stop_gradient must be True or False, got 0"):
+        cmtoy.TrainConfig(method="fmd", teacher_hop=0.0, stop_gradient=0)
+    assert cmtoy.TrainConfig(method="fmd").resolved().stop_gradient is True
 
 
 def test_every_flow_map_method_trains_a_two_time_network():

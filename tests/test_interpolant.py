@@ -93,6 +93,23 @@ def test_velocity_is_the_time_derivative_along_a_trajectory(interp):
         np.testing.assert_allclose(interp.velocity(t, x_t), fd, rtol=1e-6, atol=1e-6)
 
 
+def test_velocity_dx_matches_finite_differences_and_the_flow_maps_stretching(interp):
+    """d/dx v_t(x) against central differences of v, and against an independent fact: the
+    exact map's slope is d/dx h_{t->s}(x) = p_t(x) / p_s(h), and along a trajectory
+    d/ds log p_s(x_s) = -d/dx v_s(x_s) (the continuity equation)."""
+    rng = np.random.default_rng(5)
+    t, x = rng.uniform(0.0, 1.0, 200), rng.uniform(-4.0, 4.0, 200)
+    h = 1e-6
+    fd = (interp.velocity(t, x + h) - interp.velocity(t, x - h)) / (2 * h)
+    np.testing.assert_allclose(interp.velocity_dx(t, x), fd, rtol=1e-6, atol=1e-6)
+    assert np.ptp(fd) > 1.0  # the flow both spreads and gathers: the test is not of a constant
+    x_1 = np.linspace(-2.5, 2.5, 11)
+    for s in (0.15, 0.5, 0.85):
+        log_density = [interp.logpdf(r, interp.flow_map(x_1, 1.0, r)) for r in (s + 1e-5, s - 1e-5)]
+        np.testing.assert_allclose(interp.velocity_dx(s, interp.flow_map(x_1, 1.0, s)),
+                                   -(log_density[0] - log_density[1]) / 2e-5, rtol=1e-5, atol=1e-5)
+
+
 def test_trajectories_shape_and_ends(interp):
     x_1 = np.array([-1.0, 0.0, 0.8])
     ts = np.array([1.0, 0.5, 0.0])

@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from cmtoy.mlp import MLPConfig, Params, _embed_times, backward, forward, init_params, input_grads, jvp
+from cmtoy.mlp import MLPConfig, Params, _embed_times, backward, forward, init_params, input_grads, jvp, jvp_backward
 
 H = 1e-6  # finite-difference step; truncation O(H^2) and rounding O(eps / H) are both << 1e-6
 
@@ -316,6 +316,43 @@ def test_jvp_can_return_the_cache_of_forward():
     np.testing.assert_array_equal(out, ref_out)
     d_out = np.random.default_rng(53).standard_normal(t.size)
     np.testing.assert_array_equal(backward(params, cache, d_out).flat, backward(params, ref_cache, d_out).flat)
+
+
+@pytest.mark.parametrize("config", CONFIGS + TWO_TIME_CONFIGS, ids=str)
+def test_jvp_backward_matches_finite_differences_of_a_loss_of_both_outputs(config):
+    """d/d theta of sum(a F + b dF): the layers and their tangent lines differentiated together."""
+    params = random_params(config, seed=71)
+    t, s, x = random_two_time_inputs(seed=72)
+    s = s if config.n_times == 2 else None
+    rng = np.random.default_rng(73)
+    d_t, d_s, d_x, a, b = rng.standard_normal((5, t.size))
+    tangent = dict(s=s, d_s=d_s) if s is not None else {}
+
+    def loss(p):
+        out, dot = jvp(p, t, x, d_t, d_x, **tangent)
+        return np.dot(a, out) + np.dot(b, dot)
+
+    _, _, cache = jvp(params, t, x, d_t, d_x, **tangent, return_cache=True)
+    grads = jvp_backward(params, cache, a, b)
+    expected = numerical_gradient(loss, params)
+    for (name, g), e in zip(grads.named().items(), expected.named().values()):
+        assert np.linalg.norm(e) > 1e-3, f"{name}: finite-difference gradient is ~0, test is void"
+        assert relative_error(g, e) < 1e-6, f"{name}: relative error {relative_error(g, e):.2e}"
+    # with no weight on the tangent it is backward's gradient of F, into a given buffer
+    buffer = params.copy()
+    assert jvp_backward(params, cache, a, np.zeros(t.size), out=buffer) is buffer
+    np.testing.assert_allclose(buffer.flat, backward(params, cache, a).flat, rtol=1e-12, atol=1e-14)
+
+
+def test_jvp_backward_refuses_a_cache_without_tangents_and_a_wrong_batch():
+    params = random_params(TWO_TIME_CONFIGS[0], seed=81)
+    t, s, x = random_two_time_inputs(seed=82)
+    _, cache = forward(params, t, x, s=s)
+    with pytest.raises(ValueError, match="needs the cache of jvp"):
+        jvp_backward(params, cache, np.ones(t.size), np.ones(t.size))
+    _, _, cache = jvp(params, t, x, 1.0, 0.0, s=s, return_cache=True)
+    with pytest.raises(ValueError, match="6 entries, the jvp's batch had 7"):
+        jvp_backward(params, cache, np.ones(t.size), np.ones(t.size - 1))
 
 
 def test_two_time_features_can_be_precomputed():
