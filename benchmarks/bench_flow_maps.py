@@ -280,6 +280,11 @@ def part_budgets(interp, methods, budgets, probe_steps=2000):
     print()
 
 
+def score_noise():
+    """The N_SAMPLES noise x_1 that score() starts composition from at seed 0. -> [N_SAMPLES]"""
+    return np.random.default_rng([0, 7]).standard_normal(N_SAMPLES)
+
+
 def part_jumps(interp, methods, steps=None):
     """Where 4-step composition loses: each jump's error on the exact chain's points."""
     rows = []
@@ -287,7 +292,7 @@ def part_jumps(interp, methods, steps=None):
     for method in methods:
         config = configure(method=method, seed=0, **({"steps": steps} if steps else {}))
         model, done, seconds = run(interp, config)
-        noise = np.random.default_rng([0, 7]).standard_normal(N_SAMPLES)  # score()'s x_1
+        noise = score_noise()
 
         def jump(x, t, s):  # (the jump's mean error at the points x, the exact h_{t->s}(x))
             exact = interp.flow_map(x, t, s)
@@ -319,13 +324,13 @@ def part_boundary(interp, methods, steps=None):
     samples, and the share of X(1, 0, x_1) between the modes (more than 5 of a mode's std
     from each mean), where the exact map puts none. x* = Phi^{-1}(w_1), the noise that splits
     the two modes: x_1 is the noise at t = 1."""
-    weights = interp.target.weights[np.argsort(interp.target.means)]
+    order = np.argsort(interp.target.means)  # the modes from left to right
+    weights, means, stds = (getattr(interp.target, name)[order] for name in ("weights", "means", "stds"))
     if weights.size != 2 or interp.schedule.alpha(1.0) != 0.0:
         raise ValueError("the boundary part reads a two-mode mixture under a schedule with alpha_1 = 0")
     split = float(scipy.stats.norm.ppf(weights[0]))  # x*: below it, the noise flows to the left mode
-    noise = np.random.default_rng([0, 7]).standard_normal(N_SAMPLES)  # score()'s x_1
+    noise = score_noise()
     right = noise > split
-    means, stds = (np.sort(interp.target.means), interp.target.stds[np.argsort(interp.target.means)])
     gap = (means[0] + 5 * stds[0], means[1] - 5 * stds[1])  # between the modes, 5 of its std from each
     rows = []
     for method in ("exact h", *methods):
@@ -334,14 +339,11 @@ def part_boundary(interp, methods, steps=None):
         else:
             config = configure(method=method, seed=0, **({"steps": steps} if steps else {}))
             model, done, seconds = run(interp, config)
-        cells = []
-        for s in BOUNDARY_TIMES:
-            separatrix = interp.flow_map(split, 1.0, s)
-            learned = model.flow_map(noise, 1.0, s) > separatrix
-            cells.append(f"{100 * (np.mean(learned) - np.mean(right)):+.2f}")
-        one_step = model.flow_map(noise, 1.0, 0.0)
-        between = (one_step > gap[0]) & (one_step < gap[1])
-        rows.append([method, done, *cells, f"{100 * np.mean(learned != right):.2f}", f"{100 * np.mean(between):.2f}"])
+        mapped = {s: model.flow_map(noise, 1.0, s) for s in BOUNDARY_TIMES}  # X(1, s, x_1)
+        beyond = {s: x > interp.flow_map(split, 1.0, s) for s, x in mapped.items()}  # past the separatrix
+        cells = [f"{100 * (np.mean(beyond[s]) - np.mean(right)):+.2f}" for s in BOUNDARY_TIMES]
+        between = (mapped[0.0] > gap[0]) & (mapped[0.0] < gap[1])
+        rows.append([method, done, *cells, f"{100 * np.mean(beyond[0.0] != right):.2f}", f"{100 * np.mean(between):.2f}"])
         print(f"  {method}: {done} steps, {seconds:.0f} s", file=sys.stderr, flush=True)
     print("### The one-step map's mode boundary: net share of the noise moved across the separatrix by "
           "X(1, s, .), in % (seed 0)\n")

@@ -165,13 +165,23 @@ class Interpolant:
         return self._posterior_means(t, x)[1]
 
     def _posterior_means(self, t, x):
+        r, _, _, mean_x0, mean_x1 = self._component_means(t, x)
+        return np.sum(r * mean_x0, axis=-1), np.sum(r * mean_x1, axis=-1)
+
+    def _component_means(self, t, x):
+        """Each component's E[x_0 | x, k] and E[x_1 | x, k], both linear in x.
+
+        t, x: broadcast arrays [*batch]. returns (r, v_k(t), (x - m_k) / v_k, E[x_0 | x, k],
+        E[x_1 | x, k]), each [*batch, K] (r the responsibilities)
+        """
         r, _, means, stds = self._responsibilities(t, x)
         a = self.schedule.alpha(t)[..., None]
         s = self.schedule.sigma(t)[..., None]
-        residual = (x[..., None] - means) / stds**2  # (x - m_k) / v_k
+        var = stds**2
+        residual = (x[..., None] - means) / var  # (x - m_k) / v_k
         mean_x0 = self.target.means + a * self.target.stds**2 * residual
         mean_x1 = s * residual
-        return np.sum(r * mean_x0, axis=-1), np.sum(r * mean_x1, axis=-1)
+        return r, var, residual, mean_x0, mean_x1
 
     def posterior_x0(self, t, x):
         """The law of x_0 given x_t = x, as (weights, means, stds) of a mixture.
@@ -220,14 +230,11 @@ class Interpolant:
         t, x: broadcastable -> [*batch]
         """
         t, x = self._broadcast(t, x)
-        r, _, means, stds = self._responsibilities(t, x)
+        r, var, residual, mean_x0, mean_x1 = self._component_means(t, x)  # residual = -g_k
         a, s = self.schedule.alpha(t)[..., None], self.schedule.sigma(t)[..., None]
         d_a, d_s = self.schedule.d_alpha(t)[..., None], self.schedule.d_sigma(t)[..., None]
-        var = stds**2
-        residual = (x[..., None] - means) / var  # -g_k
-        sd0_sq = self.target.stds**2
-        v_k = d_a * (self.target.means + a * sd0_sq * residual) + d_s * s * residual
-        slope_k = (d_a * a * sd0_sq + d_s * s) / var
+        v_k = d_a * mean_x0 + d_s * mean_x1
+        slope_k = (d_a * a * self.target.stds**2 + d_s * s) / var
         spread = residual - np.sum(r * residual, axis=-1, keepdims=True)  # -(g_k - g)
         return np.sum(r * slope_k, axis=-1) - np.sum(r * spread * v_k, axis=-1)
 
