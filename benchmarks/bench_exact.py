@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 from scipy.integrate import solve_ivp
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import cmtoy
 
@@ -25,7 +25,24 @@ def machine():
             model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, NumPy {np.__version__}"
+    # the BLAS kernel and NumPy's vector loops round differently on different CPUs, and a
+    # training run amplifies one rounding into other digits: runs compare digit for digit
+    # only on the same kernel and extensions
+    kernels = sorted({f"{info['internal_api']} {info.get('architecture')}" for info in threadpool_info()
+                      if info.get("user_api") == "blas"})
+    simd = "AVX512" if _has_avx512() else "no AVX512"
+    return (f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, NumPy {np.__version__}, "
+            f"BLAS {', '.join(kernels) or 'unknown'}, {simd}")
+
+
+def _has_avx512():
+    """Whether NumPy dispatches its loops to AVX-512 here (its private feature table, which
+    NPY_DISABLE_CPU_FEATURES edits)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:
+        return False
+    return bool(__cpu_features__.get("X86_V4", __cpu_features__.get("AVX512F")))
 
 
 def main():

@@ -3,7 +3,9 @@
 :func:`reference_model` loads the seeded run :data:`REFERENCE_TRAINING` from its cache file
 (a :meth:`ConsistencyModel.save` archive next to the figures) or, when the file is
 missing or was made with other settings, trains it again and saves it. Training is
-deterministic, so a rebuilt file holds the same model. The figure functions of
+deterministic on one machine, so a file rebuilt there holds the same model; where the BLAS
+library picks another kernel for the CPU, its sums round in another order and the run
+ends with other weights. The figure functions of
 :mod:`cmtoy.viz.learned_figures` only draw: they are handed the model and its history.
 """
 
