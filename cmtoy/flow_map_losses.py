@@ -47,7 +47,10 @@ differ in the target, i.e. in which property of the exact map h_{t->s} they impo
   r, and the model's own jump from r to s follows, as in consistency distillation (its
   s = 0 slice *is* cd's target). The Lagrangian target passes the model's error at (t, r)
   through the teacher's Jacobian of x, which is large where the flow separates the modes;
-  the Eulerian one takes the model's error at (r, s) as it is.
+  the Eulerian one takes the model's error at (r, s) as it is. Any of the held targets
+  may take MeanFlow's adaptive weight (``adaptive_p``; fmd's default uses p = 1/2, which
+  Geng et al. liken to iCT's pseudo-Huber loss: the one-step W1 is an L1 error of the map);
+  the residual losses are the paper's plain squared ones, so they need ``adaptive_p = 0``.
 
 The pairs (t, s): two draws of ``time_distribution`` ("uniform" on [0, 1], or "lognormal":
 log(sigma_t / alpha_t) ~ N(p_mean, p_std^2), the logit-normal of the MeanFlow paper for the

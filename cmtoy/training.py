@@ -107,7 +107,7 @@ METHODS = {
         parametrisation="angle", tangent_norm=0.1, tangent_warmup=0.125, adaptive_weight=False,
         sampling="qmc", mlp=MLPConfig(n_fourier=4, dtype="float32"))),
     # flow maps X(t, s, x) (cmtoy.flow_map_losses): uniform times reach t = 1, where the
-    # one-step map lives; a learning-rate decay to 0; MeanFlow's adaptive weight off; few
+    # one-step map lives; a learning-rate decay to 0; MeanFlow's adaptive weight off but in fmd; few
     # time features for the JVP methods, whose targets hold the network's t- or s-derivative
     # (k pi for the k-th feature); meanflow and psd learn the velocity of the batch's data,
     # as sct does (the ablation: benchmarks/bench_flow_maps.py). meanflow needs it at every
@@ -134,11 +134,15 @@ METHODS = {
     # learn the one-step map here at all; one exact-velocity Heun hop of 0.02 does. The
     # Lagrangian form is issue 20's; its chain of targets runs along s at fixed t, so that
     # about a third of the pairs on t = 1 feeds the one-step map's (a quarter, and half, did
-    # worse over seeds). The Eulerian one (teacher_form) with pairs on the s = 0 slice is
-    # better here, and the benchmarks say by how much
+    # worse over seeds). MeanFlow's adaptive weight at p = 1/2, which Geng et al. 2025
+    # (Sec. 4.3) liken to iCT's pseudo-Huber loss: the one-step map's W1 is an L1 error of
+    # X(1, 0, .), and a squared loss spends the network on the few points near the mode
+    # boundary that it misses by a whole mode (p = 1, and smaller p, did worse over seeds).
+    # The Eulerian form (teacher_form) with pairs on the s = 0 slice is the benchmarks'
+    # other reference point
     "fmd": FlowMapMethod(DistillationBatches, dict(
         steps=20_000, lr=3e-3, warmup=500, ema=0.0, time_distribution="uniform", p_mean=-1.1, p_std=2.0, diagonal_share=0.5,
-        slice_share=0.0, noise_share=0.35, pair_draw="sorted", adaptive_p=0.0, teacher_hop=0.02, teacher_form="lagrangian", stop_gradient=True,
+        slice_share=0.0, noise_share=0.35, pair_draw="sorted", adaptive_p=0.5, teacher_hop=0.02, teacher_form="lagrangian", stop_gradient=True,
         mlp=_FLOW_MAP_NET)),
 }
 
@@ -239,6 +243,9 @@ class TrainConfig:
         if self._setting("stop_gradient") is False and self._setting("ema") != 0:
             raise ValueError(f"stop_gradient=False holds no target fixed, so it has no target network: it needs "
                              f"ema=0.0, got ema={self._setting('ema')!r}")
+        if self._setting("stop_gradient") is False and self._setting("adaptive_p") != 0:
+            raise ValueError(f"stop_gradient=False minimises the plain squared residual, whose weight could not be "
+                             f"held fixed: it needs adaptive_p=0.0, got adaptive_p={self._setting('adaptive_p')!r}")
         n_min, n_max = self._setting("n_min"), self._setting("n_max")
         if n_min is not None and n_max is not None and n_min > n_max:  # either may be the method's default
             raise ValueError(f"n_min must be <= n_max, got n_min={n_min}, n_max={n_max} (method {self.method!r})")

@@ -261,7 +261,7 @@ def test_fmds_residual_loss_gradient_matches_finite_differences_through_everythi
     """stop_gradient=False: the loss is mean R^2 of the continuous condition, a function of the
     weights alone (the target side moves with them); its value is the stop-gradient loss's,
     its gradient is not."""
-    config = resolved("fmd", teacher_hop=0.0, teacher_form=form, stop_gradient=False)
+    config = resolved("fmd", teacher_hop=0.0, teacher_form=form, stop_gradient=False, adaptive_p=0.0)
     held = dataclasses.replace(config, stop_gradient=True)
     model = random_model(seed=15)
 
@@ -355,7 +355,7 @@ def test_lognormal_times_solve_the_log_ratio(schedule):
 
 
 @pytest.mark.parametrize("method, options", [(method, {}) for method in sorted(BATCHES)] + [
-    ("fmd", dict(teacher_hop=0.0, teacher_form="eulerian", stop_gradient=False))])  # the Eulerian residual loss
+    ("fmd", dict(teacher_hop=0.0, teacher_form="eulerian", stop_gradient=False, adaptive_p=0.0))])  # the Eulerian residual loss
 def test_each_method_learns_the_map_and_is_deterministic(method, options):
     config = cmtoy.TrainConfig(method=method, steps=1500, warmup=100, seed=3, progress=False,
                                mlp=mlp.MLPConfig(width=32, depth=2, n_fourier=4, n_times=2), **options)
@@ -380,7 +380,8 @@ REFUSED = [  # (what the message must say, the settings)
     ("does not use teacher_form", dict(method="meanflow", teacher_form="eulerian")),
     ("stop_gradient=False .* needs teacher_hop=0.0, got teacher_hop=0.02", dict(method="fmd", stop_gradient=False)),
     ("does not use stop_gradient", dict(method="meanflow", stop_gradient=False)),
-    ("stop_gradient=False .* needs ema=0.0, got ema=0.9", dict(method="fmd", teacher_hop=0.0, stop_gradient=False, ema=0.9)),
+    ("stop_gradient=False .* needs ema=0.0, got ema=0.9", dict(method="fmd", teacher_hop=0.0, stop_gradient=False, adaptive_p=0.0, ema=0.9)),
+    ("stop_gradient=False .* needs adaptive_p=0.0, got adaptive_p=0.5", dict(method="fmd", teacher_hop=0.0, stop_gradient=False)),
     ("slice_share", dict(method="psd", slice_share=1.5)),
     ("noise_share", dict(method="fmd", noise_share=-0.1)),
     ("does not use noise_share", dict(method="ict", noise_share=0.5)),
