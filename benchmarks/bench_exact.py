@@ -25,9 +25,9 @@ def machine():
             model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    # the BLAS kernel and NumPy's vector loops round differently on different CPUs, and a
-    # training run amplifies one rounding into other digits: runs compare digit for digit
-    # only on the same kernel and extensions
+    # the BLAS kernel that OpenBLAS picks for the CPU rounds its sums in its own order, and a
+    # training run amplifies that into other digits: runs compare digit for digit only on the
+    # same kernel. NumPy's AVX-512 loops are named too, which rules them out or in
     kernels = sorted({f"{info['internal_api']} {info.get('architecture')}" for info in threadpool_info()
                       if info.get("user_api") == "blas"})
     simd = "AVX512" if _has_avx512() else "no AVX512"

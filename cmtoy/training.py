@@ -237,15 +237,12 @@ class TrainConfig:
         if None not in shares and sum(shares) > 1.0:  # the two slices share the off-diagonal pairs
             raise ValueError(f"slice_share + noise_share must be <= 1 (they divide the off-diagonal pairs), got "
                              f"slice_share={shares[0]!r}, noise_share={shares[1]!r} (method {self.method!r})")
-        if self._setting("stop_gradient") is False and self._setting("teacher_hop") != 0:
-            raise ValueError(f"stop_gradient=False minimises the residual of fmd's continuous condition: it needs "
-                             f"teacher_hop=0.0, got teacher_hop={self._setting('teacher_hop')!r}")
-        if self._setting("stop_gradient") is False and self._setting("ema") != 0:
-            raise ValueError(f"stop_gradient=False holds no target fixed, so it has no target network: it needs "
-                             f"ema=0.0, got ema={self._setting('ema')!r}")
-        if self._setting("stop_gradient") is False and self._setting("adaptive_p") != 0:
-            raise ValueError(f"stop_gradient=False minimises the plain squared residual, whose weight could not be "
-                             f"held fixed: it needs adaptive_p=0.0, got adaptive_p={self._setting('adaptive_p')!r}")
+        if self._setting("stop_gradient") is False:  # the residual loss: each setting it has no use for is 0
+            for key, why in (("teacher_hop", "minimises the residual of fmd's continuous condition"),
+                             ("ema", "holds no target fixed, so it has no target network"),
+                             ("adaptive_p", "minimises the plain squared residual, whose weight could not be held fixed")):
+                if self._setting(key) != 0:
+                    raise ValueError(f"stop_gradient=False {why}: it needs {key}=0.0, got {key}={self._setting(key)!r}")
         n_min, n_max = self._setting("n_min"), self._setting("n_max")
         if n_min is not None and n_max is not None and n_min > n_max:  # either may be the method's default
             raise ValueError(f"n_min must be <= n_max, got n_min={n_min}, n_max={n_max} (method {self.method!r})")
