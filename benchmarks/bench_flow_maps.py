@@ -45,7 +45,8 @@ Prints Markdown tables for benchmarks/README.md:
    left between the modes (W1 here is mostly these shares times the distances they are off).
 
 With --config, every run of every part sets these TrainConfig fields (key=value, a Python
-literal), e.g. another form of fmd over the seeds.
+literal), e.g. another form of fmd over the seeds; mlp.<field>=value sets one field of the
+method's network, e.g. mlp.n_fourier=4.
 
 Run from the repository root:
 
@@ -84,6 +85,7 @@ from bench_training import steps_per_second  # noqa: E402
 import cmtoy  # noqa: E402
 from cmtoy import training  # noqa: E402
 from cmtoy.flow_map_losses import FlowMapMethod, average_velocity, regression_loss  # noqa: E402
+from cmtoy.mlp import MLPConfig  # noqa: E402
 from cmtoy.training import TrainConfig, train  # noqa: E402
 
 METHODS = ("meanflow", "psd", "fmd")
@@ -124,7 +126,11 @@ ABLATIONS = {
             ("s = 0 share 0.5", dict(slice_share=0.5)),
             ("Eulerian form, teacher hop 0.05, s = 0 share 0.5, t = 1 share 0",
              dict(teacher_form="eulerian", teacher_hop=0.05, slice_share=0.5, noise_share=0.0)),
-            ("s = t share 0.25", dict(diagonal_share=0.25)), ("s = t share 0", dict(diagonal_share=0.0)),
+            ("s = t share 0.5", dict(diagonal_share=0.5)),
+            ("s = t share 0", dict(diagonal_share=0.0)),
+            ("4 time features (the other methods' network)", dict(mlp=MLPConfig(dtype="float32", n_times=2, n_fourier=4))),
+            ("4 time features, s = t share 0.5 (the default until run 58)",
+             dict(diagonal_share=0.5, mlp=MLPConfig(dtype="float32", n_times=2, n_fourier=4))),
             ("logit-normal(-0.4, 1) times", dict(time_distribution="lognormal", p_mean=-0.4, p_std=1.0))],
 }
 HARD = cmtoy.GaussianMixture(means=[-2.0, 0.3, 3.0], stds=[0.2, 0.05, 0.7], weights=[0.5, 0.2, 0.3])  # bench_training's
@@ -169,15 +175,26 @@ FRESH_NOISE = False  # --fresh-noise: score() draws new noise for each number of
 
 
 def configure(**fields):
-    """The TrainConfig of one run: ``fields``, then the --config overrides."""
-    return TrainConfig(progress=False, **{**fields, **OVERRIDES})
+    """The TrainConfig of one run: ``fields``, then the --config overrides.
+
+    An override ``mlp.<field>`` replaces that field of the run's network (the method's
+    default network unless ``fields`` give one), so that one setting of it can change alone.
+    """
+    network = {key.removeprefix("mlp."): value for key, value in OVERRIDES.items() if key.startswith("mlp.")}
+    fields = {**fields, **{key: value for key, value in OVERRIDES.items() if not key.startswith("mlp.")}}
+    if network:
+        base = fields.get("mlp") or TrainConfig(method=fields.get("method", "ct")).resolved().mlp
+        fields["mlp"] = dataclasses.replace(base, **network)
+    return TrainConfig(progress=False, **fields)
 
 
 def override(text):
     """One --config item, key=value with a Python literal value. -> (key, value)"""
     key, sep, value = text.partition("=")
-    if not sep or key not in {f.name for f in dataclasses.fields(TrainConfig)}:
-        raise argparse.ArgumentTypeError(f"expected key=value with a TrainConfig field as key, got {text!r}")
+    keys = {f.name for f in dataclasses.fields(TrainConfig)} | {f"mlp.{f.name}" for f in dataclasses.fields(MLPConfig)}
+    if not sep or key not in keys:
+        raise argparse.ArgumentTypeError(f"expected key=value with a TrainConfig field (or mlp.<an MLPConfig "
+                                         f"field>) as key, got {text!r}")
     try:
         return key, ast.literal_eval(value)
     except (ValueError, SyntaxError):
