@@ -95,6 +95,7 @@ COMPOSE = {1: (1.0,), 2: (1.0, 0.5), 4: (1.0, 0.75, 0.5, 0.25)}  # steps -> samp
 TARGETS = {"meanflow": (("compose 1", 0.03), ("compose 4", 0.015), ("two-time error", 0.03)),
            "psd": (("compose 1", 0.03), ("compose 4", 0.015)),
            "fmd": (("compose 1", 0.015),)}
+FMD_FOUR_FEATURES = dataclasses.replace(training.METHODS["fmd"].defaults["mlp"], n_fourier=4)  # fmd's network, 4 time features
 # each method's own choices, one at a time: (label, TrainConfig overrides)
 ABLATIONS = {
     "meanflow": [("s = t share 0.25", dict(diagonal_share=0.25)), ("s = t share 0.75", dict(diagonal_share=0.75)),
@@ -128,9 +129,8 @@ ABLATIONS = {
              dict(teacher_form="eulerian", teacher_hop=0.05, slice_share=0.5, noise_share=0.0)),
             ("s = t share 0.5", dict(diagonal_share=0.5)),
             ("s = t share 0", dict(diagonal_share=0.0)),
-            ("4 time features (the other methods' network)", dict(mlp=MLPConfig(dtype="float32", n_times=2, n_fourier=4))),
-            ("4 time features, s = t share 0.5 (the default until run 58)",
-             dict(diagonal_share=0.5, mlp=MLPConfig(dtype="float32", n_times=2, n_fourier=4))),
+            ("4 time features (the other methods' network)", dict(mlp=FMD_FOUR_FEATURES)),
+            ("4 time features, s = t share 0.5 (the default until run 58)", dict(diagonal_share=0.5, mlp=FMD_FOUR_FEATURES)),
             ("logit-normal(-0.4, 1) times", dict(time_distribution="lognormal", p_mean=-0.4, p_std=1.0))],
 }
 HARD = cmtoy.GaussianMixture(means=[-2.0, 0.3, 3.0], stds=[0.2, 0.05, 0.7], weights=[0.5, 0.2, 0.3])  # bench_training's
@@ -181,11 +181,11 @@ def configure(**fields):
     default network unless ``fields`` give one), so that one setting of it can change alone.
     """
     network = {key.removeprefix("mlp."): value for key, value in OVERRIDES.items() if key.startswith("mlp.")}
-    fields = {**fields, **{key: value for key, value in OVERRIDES.items() if not key.startswith("mlp.")}}
-    if network:
-        base = fields.get("mlp") or TrainConfig(method=fields.get("method", "ct")).resolved().mlp
-        fields["mlp"] = dataclasses.replace(base, **network)
-    return TrainConfig(progress=False, **fields)
+    config = TrainConfig(progress=False, **{**fields, **{key: value for key, value in OVERRIDES.items()
+                                                         if not key.startswith("mlp.")}})
+    if network:  # the run's network (the method's unless fields give one), one field changed
+        config = dataclasses.replace(config, mlp=dataclasses.replace(config.resolved().mlp, **network))
+    return config
 
 
 def override(text):
