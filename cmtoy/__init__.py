@@ -45,7 +45,7 @@ from .checkpoint import CheckpointError
 from .consistency import ConsistencyModel, ExactModel, load_model
 from .flow_maps import FlowMapModel
 from .interpolant import Interpolant
-from .metrics import flow_map_error, induction_error, two_time_error, two_time_error_grid, wasserstein1
+from .metrics import composition_w1, flow_map_error, induction_error, two_time_error, two_time_error_grid, wasserstein1
 from .mlp import MLPConfig
 from .optim import LRSchedule
 from .sampling import sample
@@ -74,6 +74,7 @@ __all__ = [
     "train",
     "sample",
     "wasserstein1",
+    "composition_w1",
     "flow_map_error",
     "two_time_error",
     "two_time_error_grid",

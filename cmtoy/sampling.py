@@ -18,7 +18,7 @@ import numpy as np
 
 from .validation import check_rng, count, real_array
 
-__all__ = ["sample", "check_sampling_times", "CHAINS"]
+__all__ = ["sample", "compose", "check_sampling_times", "CHAINS"]
 
 CHAINS = ("renoise", "compose")  # how the steps of multistep sampling connect
 
@@ -45,6 +45,20 @@ def check_sampling_times(times):
     if not np.all(np.isfinite(ts)) or np.any(ts <= 0) or np.any(np.diff(ts) >= 0):
         raise ValueError(f"times must be strictly decreasing in (0, 1], got {ts.tolist()}")
     return ts
+
+
+def compose(model, x, ts):
+    """Follow the flow map from x at ts[0] through the times ts and then to 0.
+
+    x <- model.flow_map(x, t_i, t_{i+1}), the jumps of ``chain="compose"``. model: anything
+    with ``flow_map(x, t, s)``; x: [n] points at time ts[0]; ts: [m] validated times
+    (:func:`check_sampling_times`). returns [m, n], x after each jump, the last at t = 0
+    """
+    n, path = x.size, []
+    for t, s in zip(ts, [*ts[1:], 0.0]):
+        x = model.flow_map(x, np.full(n, t), np.full(n, s))  # one jump along the flow
+        path.append(x)
+    return np.stack(path)
 
 
 def sample(model, rng, n, times=(1.0,), return_path=False, chain="renoise"):
@@ -83,11 +97,8 @@ def sample(model, rng, n, times=(1.0,), return_path=False, chain="renoise"):
         if not callable(getattr(model, "flow_map", None)):
             raise ValueError(f"chain='compose' needs a two-time model with flow_map(x, t, s) (a cmtoy.flow_maps."
                              f"FlowMapModel), got {type(model).__name__}; for it use chain='renoise'")
-        x, path = rng.standard_normal(n), []
-        for t, s in zip(ts, [*ts[1:], 0.0]):
-            x = model.flow_map(x, np.full(n, t), np.full(n, s))  # one jump along the flow
-            path.append(x)
-        return (x, np.stack(path)) if return_path else x
+        path = compose(model, rng.standard_normal(n), ts)
+        return (path[-1], path) if return_path else path[-1]
     schedule = model.schedule
     x_0 = model(np.ones(n), rng.standard_normal(n))  # f(1, x_1): alpha_1 = 0, sigma_1 = 1
     path = [x_0]

@@ -4,6 +4,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+import scipy.integrate
 import scipy.stats
 from scipy.special import expit
 
@@ -12,6 +13,7 @@ from cmtoy import mlp
 from cmtoy.flow_map_losses import (TEACHER_FORMS, DistillationBatches, MeanFlowBatches, SelfDistillationBatches,
                                    sample_times, time_pairs)
 from cmtoy.flow_maps import FlowMapModel
+from cmtoy.sampling import compose
 
 H = 1e-6
 SMALL = mlp.MLPConfig(width=8, depth=2, n_fourier=2, n_times=2)
@@ -455,3 +457,54 @@ def test_two_time_errors_are_zero_for_the_exact_map_and_positive_for_a_random_on
     assert np.nanmax(cmtoy.two_time_error_grid(exact, INTERP, ts, n=64)) < 1e-9
     with pytest.raises(TypeError, match="flow_map"):
         cmtoy.two_time_error(cmtoy.load_model("figures/reference_model.npz"), INTERP)
+
+
+class _Perturbed:
+    """The exact flow map with ``bend(x)`` added on the last jump (the one that ends at s = 0)."""
+
+    def __init__(self, bend):
+        self.exact, self.bend = cmtoy.ExactModel(INTERP), bend
+
+    def flow_map(self, x, t, s):
+        y = self.exact.flow_map(x, t, s)
+        return np.where(s == 0.0, y + self.bend(y), y)
+
+
+def test_composition_w1_is_the_w1_of_the_law_not_of_a_sample():
+    exact = cmtoy.ExactModel(INTERP)
+    floor = {n: cmtoy.composition_w1(exact, INTERP, (1.0, 0.5), n=n) for n in (1000, 10_000)}
+    assert floor[10_000] < 1e-4 and floor[10_000] < floor[1000] / 5  # about 1/n, not 1/sqrt(n)
+    sampled = cmtoy.wasserstein1(cmtoy.sample(exact, np.random.default_rng(0), 10_000, times=(1.0, 0.5), chain="compose"),
+                                 INTERP.target)
+    assert sampled > 20 * floor[10_000]  # the sampling floor that composition_w1 does without
+    # a shift of the law by c is W1 = |c|, and x + 0.2 tanh(x), monotone, is the quantile coupling
+    # E|0.2 tanh(X)| for X ~ target, here by quadrature of each component's density
+    assert cmtoy.composition_w1(_Perturbed(lambda y: np.full_like(y, -0.3)), INTERP, (1.0, 0.6, 0.2)) == pytest.approx(0.3, abs=1e-4)
+    mix = INTERP.target
+    coupling = sum(w * scipy.integrate.quad(lambda y: 0.2 * abs(np.tanh(y)) * scipy.stats.norm.pdf(y, m, sd),
+                                            m - 12 * sd, m + 12 * sd, points=[0.0] if abs(m) < 12 * sd else None)[0]
+                   for m, sd, w in zip(mix.means, mix.stds, mix.weights))
+    bent = _Perturbed(lambda y: 0.2 * np.tanh(y))
+    assert cmtoy.composition_w1(bent, INTERP, (1.0,)) == pytest.approx(coupling, abs=1e-4)
+    # what sample() draws from: the mean of sample W1s over many draws is near it, not near 0
+    draws = [cmtoy.wasserstein1(compose(bent, np.random.default_rng(k).standard_normal(20_000), np.ones(1))[-1], mix)
+             for k in range(4)]
+    assert abs(np.mean(draws) - coupling) < 0.1 * coupling
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(times=(0.5,)), ValueError, "times must start at 1.0"),
+    (dict(times=(1.0, 0.5, 0.7)), ValueError, "strictly decreasing"),
+    (dict(n=0), ValueError, "n"),
+    (dict(n=2.5), TypeError, "n"),
+])
+def test_composition_w1_rejects_bad_times_and_counts(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        cmtoy.composition_w1(cmtoy.ExactModel(INTERP), INTERP, **kwargs)
+
+
+def test_composition_w1_rejects_a_one_time_model_and_a_bare_mixture():
+    with pytest.raises(TypeError, match="flow_map"):
+        cmtoy.composition_w1(cmtoy.load_model("figures/reference_model.npz"), INTERP)
+    with pytest.raises(TypeError, match="Interpolant"):
+        cmtoy.composition_w1(cmtoy.ExactModel(INTERP), INTERP.target)
