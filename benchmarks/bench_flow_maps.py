@@ -48,6 +48,10 @@ Prints Markdown tables for benchmarks/README.md:
    separatrix h_{1->s}(x*), and at s = 0 the share on the wrong side in all and the share
    left between the modes (W1 here is mostly these shares times the distances they are off).
 
+8. ("culprits") which jump makes more composition steps worse, for each seed: the W1 of the
+   law that 2- and 4-step composition samples from (cmtoy.composition_w1), and of the law
+   with only one of its jumps learned and the others exact.
+
 With --config, every run of every part sets these TrainConfig fields (key=value, a Python
 literal), e.g. another form of fmd over the seeds; mlp.<field>=value sets one field of the
 method's network, e.g. mlp.n_fourier=4.
@@ -62,6 +66,7 @@ Run from the repository root:
     python benchmarks/bench_flow_maps.py --parts ceiling --seeds 0
     python benchmarks/bench_flow_maps.py --parts jumps --methods meanflow
     python benchmarks/bench_flow_maps.py --parts boundary
+    python benchmarks/bench_flow_maps.py --parts culprits --methods fmd --seeds 2 8
     python benchmarks/bench_flow_maps.py --methods fmd --config teacher_form=\'eulerian\' teacher_hop=0.05
     python benchmarks/bench_flow_maps.py --quick                  # short smoke run of every part
 
@@ -336,6 +341,39 @@ def part_jumps(interp, methods, steps=None):
     print()
 
 
+class _OneJumpLearned:
+    """The exact flow map but for one jump (t, s), which ``model`` makes ("culprits")."""
+
+    def __init__(self, model, exact, jump):
+        self.model, self.exact, self.jump = model, exact, jump
+
+    def flow_map(self, x, t, s):
+        learned = (float(t[0]), float(s[0])) == self.jump  # sampling's jumps are one (t, s) per call
+        return (self.model if learned else self.exact).flow_map(x, t, s)
+
+
+def part_culprits(interp, methods, seeds, steps=None):
+    """Which jump makes the composed law worse: for 2 and 4 steps, the law's W1 with every jump
+    learned, and with only one of them learned and the others exact (cmtoy.composition_w1)."""
+    rows, exact = [], cmtoy.ExactModel(interp)
+    for method in methods:
+        for seed in seeds:
+            config = configure(method=method, seed=seed, **({"steps": steps} if steps else {}))
+            model, done, seconds = run(interp, config)
+            cells = []
+            for n_steps in (2, 4):
+                times = COMPOSE[n_steps]
+                cells.append(f"{cmtoy.composition_w1(model, interp, times, n=N_SAMPLES):.4f}")
+                cells += [f"{cmtoy.composition_w1(_OneJumpLearned(model, exact, jump), interp, times, n=N_SAMPLES):.4f}"
+                          for jump in zip(times, times[1:] + (0.0,))]
+            rows.append([method, seed, done, *cells])
+            print(f"  {method} seed {seed}: {done} steps, {seconds:.0f} s", file=sys.stderr, flush=True)
+    jumps = {n: [f"only {t:g} -> {s:g}" for t, s in zip(COMPOSE[n], COMPOSE[n][1:] + (0.0,))] for n in (2, 4)}
+    print("### Which jump makes the law worse: its W1 with every jump learned, and with one learned, the rest exact\n")
+    print(table(("method", "seed", "steps", "2-step law", *jumps[2], "4-step law", *jumps[4]), rows))
+    print()
+
+
 CORNER_SHARE = 0.1  # "ceiling": the share of each batch's off-diagonal pairs moved to (t, s) = (1, 0)
 SLICE_SHARE = 0.25  # "ceiling": TrainConfig.slice_share, the share of them moved to s = 0
 
@@ -433,7 +471,7 @@ def part_ceiling(interp, methods, seeds, steps=None):
     print()
 
 
-PARTS = ("defaults", "ablation", "mixtures", "budgets", "ceiling", "jumps", "boundary")
+PARTS = ("defaults", "ablation", "mixtures", "budgets", "ceiling", "jumps", "boundary", "culprits")
 
 
 def main(argv=None):
@@ -472,6 +510,8 @@ def main(argv=None):
         part_jumps(interp, args.methods, steps)
     if "boundary" in parts:
         part_boundary(interp, args.methods, steps)
+    if "culprits" in parts:
+        part_culprits(interp, args.methods, args.seeds[:1] if args.quick else args.seeds, steps)
 
 
 if __name__ == "__main__":
