@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import cmtoy
+from cmtoy.viz import flow_map_widgets
 from cmtoy.viz.flow_map_widgets import FLOW_MAP_METHODS, FlowMapExplorer
 from cmtoy.viz.learned_widgets import TrainingExplorer
 
@@ -16,7 +17,7 @@ def trained():
 
 
 def test_the_default_run_shows_the_lesson_a_good_map_and_more_steps_helping(trained):
-    w1 = {k: trained.samples_for(k)[1] for k in (1, 2, 4, 8)}
+    w1 = {k: trained.samples_for(k)[2] for k in (1, 2, 4, 8)}  # the laws' W1, without sampling noise
     assert w1[1] < 0.15, w1  # visibly the target's two modes
     assert w1[4] < 0.7 * w1[1], w1  # and more composed jumps visibly better
     exact, learned, _ = trained.artists["map"]
@@ -30,11 +31,19 @@ def test_the_sliders_move_the_jump_and_the_steps_without_retraining(trained):
     np.testing.assert_allclose(exact.get_ydata(), trained.interp.flow_map(trained.x, 0.6, 0.2))
     np.testing.assert_array_equal(learned.get_ydata(), trained.model.flow_map(trained.x, 0.6, 0.2))
     assert "t = 0.6" in title.get_text()
-    assert f"{trained.samples_for(4)[1]:.3f}" in trained.artists["samples"][1].get_text()
+    assert f"law = {trained.samples_for(4)[2]:.3f}" in trained.artists["samples"][1].get_text()
     assert "press Train" not in trained.status_html()  # only the training knobs ask for a new run
     trained.set(steps=1000)
     assert "press Train" in trained.status_html()
     trained.set(steps=3000, t=1.0, s=0.0, n_steps=1)
+
+
+def test_the_figure_and_the_status_line_give_the_same_one_step_w1_that_of_the_law(trained):
+    heights, sampled, law = trained.samples_for(1)
+    assert law == cmtoy.composition_w1(trained.model, trained.interp, (1.0,), n=flow_map_widgets.N_SAMPLES)
+    assert sampled == pytest.approx(law, abs=0.02) and sampled != law  # the histogram's own W1 has noise
+    assert trained.summary.endswith(f"1-step W1 = {law:.3f}")
+    assert trained.samples_for(2, "renoise")[2] is None  # fresh noise at every step: no law in closed form
 
 
 def test_a_jump_forward_in_time_is_refused_and_the_knobs_stay(trained):
