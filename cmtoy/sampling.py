@@ -18,7 +18,7 @@ import numpy as np
 
 from .validation import check_rng, count, real_array
 
-__all__ = ["sample", "compose", "check_sampling_times", "CHAINS"]
+__all__ = ["sample", "compose", "jumps", "check_sampling_times", "CHAINS"]
 
 CHAINS = ("renoise", "compose")  # how the steps of multistep sampling connect
 
@@ -47,15 +47,23 @@ def check_sampling_times(times):
     return ts
 
 
+def jumps(ts):
+    """The jumps (t_i, t_{i+1}) of composition through the times ts, the last one to 0.
+
+    ts: [m] sampling times (:func:`check_sampling_times`). returns a list of m (t, s) floats
+    """
+    return [(float(t), float(s)) for t, s in zip(ts, [*ts[1:], 0.0])]
+
+
 def compose(model, x, ts):
     """Follow the flow map from x at ts[0] through the times ts and then to 0.
 
-    x <- model.flow_map(x, t_i, t_{i+1}), the jumps of ``chain="compose"``. model: anything
-    with ``flow_map(x, t, s)``; x: [n] points at time ts[0]; ts: [m] validated times
-    (:func:`check_sampling_times`). returns [m, n], x after each jump, the last at t = 0
+    x <- model.flow_map(x, t_i, t_{i+1}) for each of :func:`jumps`, the chain of
+    ``chain="compose"``. model: anything with ``flow_map(x, t, s)``; x: [n] points at time
+    ts[0]; ts: [m] validated times. returns [m, n], x after each jump, the last at t = 0
     """
     n, path = x.size, []
-    for t, s in zip(ts, [*ts[1:], 0.0]):
+    for t, s in jumps(ts):
         x = model.flow_map(x, np.full(n, t), np.full(n, s))  # one jump along the flow
         path.append(x)
     return np.stack(path)

@@ -42,7 +42,7 @@ def test_the_figure_and_the_status_line_give_the_same_one_step_w1_that_of_the_la
     heights, sampled, law = trained.samples_for(1)
     assert law == cmtoy.composition_w1(trained.model, trained.interp, (1.0,), n=flow_map_widgets.N_SAMPLES)
     assert sampled == pytest.approx(law, abs=0.02) and sampled != law  # the histogram's own W1 has noise
-    assert trained.summary.endswith(f"1-step W1 = {law:.3f}")
+    assert trained.summary.endswith(f"1-step W1 of the law = {law:.3f}")
     assert trained.samples_for(2, "renoise")[2] is None  # fresh noise at every step: no law in closed form
 
 
