@@ -19,7 +19,7 @@ from scipy import special
 
 from .consistency import DISTANCES, HUBER_C
 from .interpolant import Interpolant
-from .sampling import check_sampling_times, compose
+from .sampling import check_sampling_times, compose, noise_quantiles
 from .targets import GaussianMixture
 from .validation import check_rng, choice, finite_array, integer, real, real_array, unit_times
 
@@ -140,8 +140,7 @@ def composition_w1(model, interp, times=(1.0,), n=100_000):
     _check_flow_map_model(model)
     ts = check_sampling_times(times)
     n = integer("n", n, low=1)
-    z = special.ndtri((np.arange(n) + 0.5) / n)  # [n] quantiles of x_1 ~ N(0, 1)
-    return wasserstein1(compose(model, z, ts)[-1], interp.target)
+    return wasserstein1(compose(model, noise_quantiles(n), ts)[-1], interp.target)
 
 
 def two_time_error(model, interp, n=20_000, rng=None, seed=0):

@@ -15,10 +15,11 @@ of steps gives the exact sample, and a learned map's error is what the steps add
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
 
 from .validation import check_rng, count, real_array
 
-__all__ = ["sample", "compose", "jumps", "check_sampling_times", "CHAINS"]
+__all__ = ["sample", "compose", "jumps", "noise_quantiles", "check_sampling_times", "CHAINS"]
 
 CHAINS = ("renoise", "compose")  # how the steps of multistep sampling connect
 
@@ -45,6 +46,13 @@ def check_sampling_times(times):
     if not np.all(np.isfinite(ts)) or np.any(ts <= 0) or np.any(np.diff(ts) >= 0):
         raise ValueError(f"times must be strictly decreasing in (0, 1], got {ts.tolist()}")
     return ts
+
+
+def noise_quantiles(n):
+    """n noise values x_1 at evenly spaced quantiles (i + 1/2)/n of N(0, 1). returns [n]"""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    return special.ndtri((np.arange(n) + 0.5) / n)
 
 
 def jumps(ts):

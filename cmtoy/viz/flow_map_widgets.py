@@ -162,6 +162,6 @@ class FlowMapExplorer(TrainingExplorer):
                 self.samples_for(n_steps)
             self.render(self.update({"t", "s", "n_steps"}))
             self.summary = (f"{values['method']}, {self.history['steps_done']:,} steps in "
-                            f"{self.history['seconds']:.1f} s: 1-step W1 of the law = {self.samples_for(1)[2]:.3f}")  # the figure's
+                            f"{self.history['seconds']:.1f} s: 1-step W1 of the law = {self.samples_for(1)[2]:.3f}")  # the title's number at one step
             self._sync_widgets()
         return self.model, self.history

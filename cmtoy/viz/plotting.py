@@ -29,7 +29,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
-from scipy import special
+
+from ..sampling import noise_quantiles  # the noise of the drawing blocks, shared with metrics
 
 __all__ = [
     "STYLE", "LINE", "ARROW", "BACKGROUND", "CURVE_TIMES", "time_colors", "figure_style", "styled", "save_figure", "finish_figure", "FlowAxes", "make_flow_axes", "noise_quantiles",
@@ -172,16 +173,6 @@ def make_flow_axes(figure=None, *, x_lim=(-3.0, 3.0), schedule_grid=True):
     for ax in (flow, x_0, x_1, strip):  # create the ticks now, inside the style
         ax.get_xticklabels(), ax.get_yticklabels()
     return FlowAxes(figure, strip, x_0, flow, x_1)
-
-
-# -- data for the drawing blocks -------------------------------------------------------
-
-
-def noise_quantiles(n):
-    """n noise values x_1 at evenly spaced quantiles (i + 1/2)/n of N(0, 1). returns [n]"""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    return special.ndtri((np.arange(n) + 0.5) / n)
 
 
 # -- drawing blocks: each returns its artists, each has an in-place update ---------------
