@@ -19,7 +19,7 @@ from scipy import special
 
 from .validation import check_rng, count, real_array
 
-__all__ = ["sample", "compose", "jumps", "noise_quantiles", "check_sampling_times", "CHAINS"]
+__all__ = ["sample", "noise_quantiles", "check_sampling_times", "CHAINS"]  # compose and jumps: callers validate first
 
 CHAINS = ("renoise", "compose")  # how the steps of multistep sampling connect
 
