@@ -21,7 +21,7 @@ from .consistency import DISTANCES, HUBER_C
 from .interpolant import Interpolant
 from .sampling import check_sampling_times, compose, noise_quantiles
 from .targets import GaussianMixture
-from .validation import check_rng, choice, finite_array, integer, real, real_array, unit_times
+from .validation import check_rng, choice, finite_array, integer, real, real_array, two_time_model, unit_times
 
 __all__ = ["loglog_slope", "wasserstein1", "composition_w1", "flow_map_error", "two_time_error", "two_time_error_grid", "induction_error",
            "InductionError", "ct_fixed_point"]
@@ -107,12 +107,6 @@ def flow_map_error(model, interp, n=20_000, rng=None, seed=0):
     return float(np.mean(np.abs(model(t, x) - interp.flow_map(x, t, 0.0))))
 
 
-def _check_flow_map_model(model):
-    if not callable(getattr(model, "flow_map", None)):
-        raise TypeError(f"model must be a two-time model with flow_map(x, t, s) (a cmtoy.flow_maps.FlowMapModel), "
-                        f"got {type(model).__name__}")
-
-
 def composition_w1(model, interp, times=(1.0,), n=100_000):
     """W1 to the target of the law of composition sampling itself, without sampling noise.
 
@@ -137,7 +131,7 @@ def composition_w1(model, interp, times=(1.0,), n=100_000):
     """
     if not isinstance(interp, Interpolant):
         raise TypeError(f"interp must be a cmtoy.Interpolant, got {type(interp).__name__}")
-    _check_flow_map_model(model)
+    two_time_model(model)
     ts = check_sampling_times(times)
     n = integer("n", n, low=1)
     return wasserstein1(compose(model, noise_quantiles(n), ts)[-1], interp.target)
@@ -155,7 +149,7 @@ def two_time_error(model, interp, n=20_000, rng=None, seed=0):
     """
     if not isinstance(interp, Interpolant):
         raise TypeError(f"interp must be a cmtoy.Interpolant, got {type(interp).__name__}")
-    _check_flow_map_model(model)
+    two_time_model(model)
     n = integer("n", n, low=1)
     rng = np.random.default_rng(integer("seed", seed, low=0)) if rng is None else rng
     check_rng(rng)
@@ -179,7 +173,7 @@ def two_time_error_grid(model, interp, ts, n=256):
     """
     if not isinstance(interp, Interpolant):
         raise TypeError(f"interp must be a cmtoy.Interpolant, got {type(interp).__name__}")
-    _check_flow_map_model(model)
+    two_time_model(model)
     ts = np.atleast_1d(unit_times("ts", ts))
     if ts.ndim != 1:
         raise ValueError(f"ts must be one-dimensional, got shape {ts.shape}")

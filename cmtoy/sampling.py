@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from .validation import check_rng, count, real_array
+from .validation import check_rng, count, real_array, two_time_model
 
 __all__ = ["sample", "noise_quantiles", "check_sampling_times", "CHAINS"]  # compose and jumps: callers validate first
 
@@ -110,9 +110,7 @@ def sample(model, rng, n, times=(1.0,), return_path=False, chain="renoise"):
     if chain not in CHAINS:
         raise ValueError(f"unknown chain {chain!r}; choose one of {CHAINS}")
     if chain == "compose":
-        if not callable(getattr(model, "flow_map", None)):
-            raise ValueError(f"chain='compose' needs a two-time model with flow_map(x, t, s) (a cmtoy.flow_maps."
-                             f"FlowMapModel), got {type(model).__name__}; for it use chain='renoise'")
+        two_time_model(model, "; chain='compose' needs one, and chain='renoise' samples a one-time model")
         path = compose(model, rng.standard_normal(n), ts)
         return (path[-1], path) if return_path else path[-1]
     schedule = model.schedule

@@ -14,7 +14,7 @@ import numpy as np
 
 __all__ = [
     "real_array", "real_vector", "unit_times", "count", "check_rng", "integer", "real", "finite_array",
-    "choice", "flag", "MAX_POINT", "MIN_STD", "MAX_STD",
+    "choice", "flag", "two_time_model", "MAX_POINT", "MIN_STD", "MAX_STD",
 ]
 
 
@@ -62,6 +62,16 @@ def count(name, n):
     be made of zero points (a mean of nothing), use ``integer(name, n, low=1)``.
     """
     return integer(name, n, low=0, high=_MAX_COUNT)
+
+
+def two_time_model(model, instead=""):
+    """Refuse a model without ``flow_map(x, t, s)``, the two-time map that composition and the
+    two-time metrics evaluate (a FlowMapModel, or cmtoy.ExactModel); ``instead`` is appended to
+    the message, to say what the caller offers a one-time model instead. returns model"""
+    if not callable(getattr(model, "flow_map", None)):
+        raise TypeError(f"model must be a two-time model with flow_map(x, t, s) (a cmtoy.flow_maps.FlowMapModel), "
+                        f"got {type(model).__name__}{instead}")
+    return model
 
 
 def check_rng(rng):

@@ -437,7 +437,7 @@ def test_composition_jumps_along_the_times_with_the_same_noise():
 
 def test_composition_needs_a_flow_map_and_a_known_chain():
     one_time = cmtoy.load_model("figures/reference_model.npz")
-    with pytest.raises(ValueError, match="chain='compose' needs a two-time model.*ConsistencyModel.*'renoise'"):
+    with pytest.raises(TypeError, match="two-time model with flow_map.*got ConsistencyModel; chain='compose' needs one.*'renoise'"):
         cmtoy.sample(one_time, np.random.default_rng(0), 5, chain="compose")
     with pytest.raises(ValueError, match="unknown chain 'teleport'.*'renoise', 'compose'"):
         cmtoy.sample(random_model(), np.random.default_rng(0), 5, chain="teleport")
@@ -508,3 +508,15 @@ def test_composition_w1_rejects_a_one_time_model_and_a_bare_mixture():
         cmtoy.composition_w1(cmtoy.load_model("figures/reference_model.npz"), INTERP)
     with pytest.raises(TypeError, match="Interpolant"):
         cmtoy.composition_w1(cmtoy.ExactModel(INTERP), INTERP.target)
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: cmtoy.sample(m, np.random.default_rng(0), 5, chain="compose"),
+    lambda m: cmtoy.composition_w1(m, INTERP),
+    lambda m: cmtoy.two_time_error(m, INTERP),
+    lambda m: cmtoy.two_time_error_grid(m, INTERP, [0.0, 1.0]),
+], ids=["sample-compose", "composition_w1", "two_time_error", "two_time_error_grid"])
+def test_every_two_time_entry_point_refuses_a_one_time_model_alike(call):
+    # one check of one condition: the same error type and wording wherever a flow map is needed
+    with pytest.raises(TypeError, match=r"model must be a two-time model with flow_map\(x, t, s\).*got ConsistencyModel"):
+        call(cmtoy.load_model("figures/reference_model.npz"))
