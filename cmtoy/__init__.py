@@ -27,7 +27,8 @@ The modules, in reading order (one concept each; data flows down the list):
 ``training``                ``TrainConfig`` and ``train``, one loop for every method
 ``reference``               the seeded model the documentation's figures show
 ``sampling``                one-step and multistep sampling, flow-map composition
-``metrics``                 exact W1, flow-map errors (one and two times), induction error, CT fixed point
+``metrics``                 exact W1, the consistency function's error, induction error, CT fixed point
+``flow_map_metrics``        a two-time map's errors and the exact W1 of composition's law
 ``gradient_bias``           sct's gradient is unbiased, discrete ct's is not: measured
 ``cli``                     ``python -m cmtoy figures`` / ``train``
 ``viz``                     everything that draws (matplotlib) or wires sliders (ipywidgets)
@@ -43,9 +44,10 @@ import sys
 
 from .checkpoint import CheckpointError
 from .consistency import ConsistencyModel, ExactModel, load_model
+from .flow_map_metrics import composition_w1, two_time_error, two_time_error_grid
 from .flow_maps import FlowMapModel
 from .interpolant import Interpolant
-from .metrics import composition_w1, flow_map_error, induction_error, two_time_error, two_time_error_grid, wasserstein1
+from .metrics import flow_map_error, induction_error, wasserstein1
 from .mlp import MLPConfig
 from .optim import LRSchedule
 from .sampling import sample

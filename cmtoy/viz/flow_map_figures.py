@@ -20,7 +20,8 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from ..consistency import ExactModel
-from ..metrics import two_time_error_grid, wasserstein1
+from ..flow_map_metrics import two_time_error_grid
+from ..metrics import wasserstein1
 from ..sampling import sample
 from .plotting import ARROW, LINE, finish_figure, make_flow_axes, noise_quantiles, plot_density, plot_frame, plot_paths, styled
 
@@ -52,7 +53,7 @@ def flow_map_trajectories_figure(interp, model, path=None, *, n_paths=12):
 def flow_map_error_grid_figure(interp, model, path=None, *, n_t=41, n=256):
     """The mean error E_{x ~ p_t} |X_theta(t, s, x) - h_{t->s}(x)| over the (t, s) triangle, log colours.
 
-    From :func:`cmtoy.metrics.two_time_error_grid` (n quantiles of p_t per t, no sampling
+    From :func:`cmtoy.flow_map_metrics.two_time_error_grid` (n quantiles of p_t per t, no sampling
     noise); above the diagonal a flow map is undefined and the cells stay blank. The
     one-step map is the corner t = 1, s = 0.
     """

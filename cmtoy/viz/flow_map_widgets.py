@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..interpolant import Interpolant
-from ..metrics import composition_w1, wasserstein1
+from ..flow_map_metrics import composition_w1
+from ..metrics import wasserstein1
 from ..sampling import sample
 from ..targets import SEED_MIXTURE
 from ..training import METHODS, TrainConfig, train
