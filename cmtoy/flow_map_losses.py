@@ -34,9 +34,12 @@ differ in the target, i.e. in which property of the exact map h_{t->s} they impo
   ``Interpolant.velocity_dx``, and the weights' effect on d_s u, ``mlp.jvp_backward``);
   with ``teacher_hop = h > 0``
   integrated over one step: X(t, s, x) = Phi_{r->s}(X(t, r, x)) with r = min(t, s + h) and
-  Phi one Heun step of the exact velocity (``pairs.teacher_step``), so the target is the
-  model's own jump to a time nearer the diagonal, where X(t, t, x) = x is exact, and one
-  short step of the teacher, as in consistency distillation. At s = t either target is the
+  Phi the exact velocity's Heun steps, ``teacher_substeps`` equal ones over the hop
+  (``pairs.teacher_step``), so the target is the model's own jump to a time nearer the
+  diagonal, where X(t, t, x) = x is exact, and a short stretch of the teacher, as in
+  consistency distillation. A longer hop puts fewer of the model's own jumps in the chain
+  of targets from the diagonal out to (t, s), so fewer of its errors are passed on; the
+  substeps keep the teacher accurate over it. At s = t either target is the
   exact velocity. It is the teacher-based reference point for the two above.
   ``teacher_form = "eulerian"`` distils the other condition of the same paper (its Eulerian
   map distillation), d/dt h_{t->s}(x_t) = 0 along the exact flow: continuous, MeanFlow's
@@ -283,16 +286,17 @@ class DistillationBatches(_Batches):
         """The condition over one teacher hop of length h, the model's jump on the rest of (s, t):
         Lagrangian X(t, s, x) = Phi_{r->s}(X(t, r, x)), r = min(t, s + h); Eulerian
         X(t, s, x) = X(r, s, Phi_{t->r}(x)), r = max(s, t - h)."""
-        model, hop = self.model, self.config.teacher_hop
+        model, hop, substeps = self.model, self.config.teacher_hop, self.config.teacher_substeps
+        solver = self.config.teacher_solver
         t, s, _, x_t, _ = self.draw()
         u, cache = model.velocity(params, t, s, x_t)
         if eulerian:
             r = np.maximum(s, t - hop)  # the teacher's hop ends here, the model's jump starts
-            x_r = teacher_step(self.interp, "heun", t, r, x_t)  # one exact-velocity Heun step t -> r
+            x_r = teacher_step(self.interp, solver, t, r, x_t, substeps)  # exact-velocity steps t -> r
             x_s = x_r - (r - s) * model.velocity(target, r, s, x_r)[0]  # X(r, s, x_r); x_r itself when r = s
         else:
             r = np.minimum(t, s + hop)  # the model's jump ends here, nearer the diagonal
             x_r = x_t - (t - r) * model.velocity(target, t, r, x_t)[0]  # X(t, r, x_t); x_t itself when r = t
-            x_s = teacher_step(self.interp, "heun", r, s, x_r)  # one exact-velocity Heun step r -> s
+            x_s = teacher_step(self.interp, solver, r, s, x_r, substeps)  # exact-velocity steps r -> s
         u_target = average_velocity(t, s, x_t - x_s, self.interp.velocity(t, x_t))  # the exact velocity at s = t
         return regression_loss(model, params, cache, u - u_target, self.config.adaptive_p, out)

@@ -22,11 +22,12 @@ import numpy as np
 from scipy import special, stats
 
 from .consistency import ConsistencyModel, consistency_loss, loss_weight
+from .validation import integer
 
 __all__ = ["SOLVERS", "grid_size", "time_grid", "BatchSampler", "isolation_pairs", "distillation_pairs",
            "teacher_step", "GridMethod"]
 
-SOLVERS = ("euler", "heun")  # teacher steps of distillation
+SOLVERS = ("euler", "heun", "rk4")  # teacher steps of distillation
 
 
 def grid_size(config, k):
@@ -132,21 +133,40 @@ def distillation_pairs(interp, config, t_early, t_late, x_0, x_1):
     return teacher_step(interp, config.solver, t_late, t_early, x_late), x_late
 
 
-def teacher_step(interp, solver, t_from, t_to, x):
-    """One solver step of the probability-flow ODE from t_from back to t_to, exact velocity.
+def teacher_step(interp, solver, t_from, t_to, x, substeps=1):
+    """Solver steps of the probability-flow ODE from t_from back to t_to, exact velocity.
 
     "euler": x - dt v(t_from, x); "heun": the trapezoidal correction of that step (Karras et
-    al. 2022, Alg. 1), x - dt (v(t_from, x) + v(t_to, x_euler)) / 2, with dt = t_from - t_to.
-    Euler's error per step is O(dt^2), Heun's O(dt^3); N solver steps of either from t = 1
-    are the function that consistency distillation with that teacher converges to on a
-    grid of N intervals (benchmarks/bench_cd_teacher.py).
+    al. 2022, Alg. 1), x - dt (v(t_from, x) + v(t_to, x_euler)) / 2, with dt = t_from - t_to;
+    "rk4": the classical fourth-order Runge-Kutta step, four velocities per step.
+    Euler's error per step is O(dt^2), Heun's O(dt^3), RK4's O(dt^5); N solver steps from
+    t = 1 are the function that consistency distillation with that teacher converges to on
+    a grid of N intervals (benchmarks/bench_cd_teacher.py). ``substeps`` splits the
+    interval into that many equal steps, so that a long hop (fmd's teacher) keeps a short
+    step's accuracy: the error over the interval falls as substeps^-1, ^-2 and ^-4.
 
-    t_from, t_to, x: [B] (broadcastable) -> [B]
+    t_from, t_to, x: [B] (broadcastable); substeps: a positive int -> [B]
     """
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose one of {SOLVERS}")
+    substeps = integer("substeps", substeps, 1)
+    dt = (t_from - t_to) / substeps
+    for i in range(substeps):  # the last step ends at t_to itself, not at a rounding of it
+        start, end = t_from - i * dt, (t_to if i == substeps - 1 else t_from - (i + 1) * dt)
+        x = _solver_step(interp, solver, start, end, x)
+    return x
+
+
+def _solver_step(interp, solver, t_from, t_to, x):
+    """One step of teacher_step's solver from t_from back to t_to."""
     dt = t_from - t_to
     v_from = interp.velocity(t_from, x)
+    if solver == "rk4":  # the classical Runge-Kutta step, backwards in time
+        t_mid = t_from - 0.5 * dt
+        v_2 = interp.velocity(t_mid, x - 0.5 * dt * v_from)
+        v_3 = interp.velocity(t_mid, x - 0.5 * dt * v_2)
+        v_4 = interp.velocity(t_to, x - dt * v_3)
+        return x - dt * (v_from + 2.0 * v_2 + 2.0 * v_3 + v_4) / 6.0
     x_euler = x - dt * v_from
     if solver == "euler":
         return x_euler

@@ -131,7 +131,14 @@ METHODS = {
         mlp=dataclasses.replace(_FLOW_MAP_NET, n_fourier=8))),
     # fmd's continuous (JVP) Lagrangian target feeds the network's own s-derivative back
     # and trains erratically, and the paper's residual loss (stop_gradient=False) does not
-    # learn the one-step map here at all; one exact-velocity Heun hop of 0.02 does. The
+    # learn the one-step map here at all; a hop of the exact velocity does. A long hop (a
+    # quarter) integrated accurately (two RK4 steps) puts few of the model's own jumps in
+    # the chain of targets from the diagonal out to (t, s), so few of their errors pile up
+    # in the maps that composition in more steps uses: with short Heun hops the composed
+    # law got worse from 2 to 4 steps at a third of the seeds; a coarser teacher over the
+    # long hop, or fewer steps, lost the one-step map instead. RK4 (fourth order) gets more
+    # accuracy than Heun from each call of the velocity, and those calls are much of the
+    # cost of a step. The
     # Lagrangian form is issue 20's; its chain of targets runs along s at fixed t, so that
     # about a third of the pairs on t = 1 feeds the one-step map's (a quarter, and half, did
     # worse over seeds). MeanFlow's adaptive weight at p = 1/2, which Geng et al. 2025
@@ -146,7 +153,8 @@ METHODS = {
     # is the benchmarks' other reference point
     "fmd": FlowMapMethod(DistillationBatches, dict(
         steps=20_000, lr=3e-3, warmup=500, ema=0.0, time_distribution="uniform", p_mean=-1.1, p_std=2.0, diagonal_share=0.25,
-        slice_share=0.0, noise_share=0.35, pair_draw="sorted", adaptive_p=0.5, teacher_hop=0.02, teacher_form="lagrangian", stop_gradient=True,
+        slice_share=0.0, noise_share=0.35, pair_draw="sorted", adaptive_p=0.5, teacher_hop=0.25, teacher_substeps=2, teacher_solver="rk4",
+        teacher_form="lagrangian", stop_gradient=True,
         mlp=dataclasses.replace(_FLOW_MAP_NET, n_fourier=2))),
 }
 
@@ -175,7 +183,7 @@ class TrainConfig:
     n_min: int | None = None  # grid size N (intervals) at the start of training, s_0
     n_max: int | None = None  # grid size N (intervals) at the end of training, s_1
     grid_rho: float = 1.0  # grid t_i = (i / N)^rho; rho > 1 puts more grid times near t = 0
-    solver: str = "heun"  # teacher step of "cd": "heun" or "euler" (see pairs.teacher_step)
+    solver: str = "heun"  # teacher step of "cd": "heun", "euler" or "rk4" (see pairs.teacher_step)
     mlp: MLPConfig | None = None  # the network F_theta (None: the method's)
     # the stabilisers of sct and scd (cmtoy.continuous), each switched off alone:
     parametrisation: str | None = None  # tangent in "trigflow" angle (Lu & Song 2024) or cmtoy's "time"
@@ -192,6 +200,8 @@ class TrainConfig:
     adaptive_p: float | None = None  # flow maps: loss weight 1 / (error^2 + 1e-3)^p (MeanFlow's); 0 = squared
     intermediate: str | None = None  # psd: the u of X(u, s) o X(t, u): "uniform" in (s, t) or "midpoint"
     teacher_hop: float | None = None  # fmd: length of the exact Heun hop of its target; 0 = continuous (JVP)
+    teacher_substeps: int | None = None  # fmd: equal solver steps of the exact velocity over each hop
+    teacher_solver: str | None = None  # fmd: those steps' solver, "rk4", "heun" or "euler" (see pairs.teacher_step)
     teacher_form: str | None = None  # fmd: the "lagrangian" (hop in s) or "eulerian" (hop in t) condition
     stop_gradient: bool | None = None  # fmd, teacher_hop = 0: hold the target fixed, or (False) minimise the residual through it
     eval_every: int = 0  # optimiser steps between metric evaluations in the history; 0 = only at the end
@@ -211,7 +221,8 @@ class TrainConfig:
 
         check("method", choice, tuple(METHODS))
         for key, minimum in (("steps", 1), ("batch", 1), ("seed", 0), ("warmup", 0), ("n_min", 2),
-                             ("n_max", 2), ("eval_every", 0), ("eval_samples", 1), ("tangent_warmup", 0)):
+                             ("n_max", 2), ("eval_every", 0), ("eval_samples", 1), ("tangent_warmup", 0),
+                             ("teacher_substeps", 1)):
             check(key, integer, minimum)
         for key, low, high in (("lr", 0.0, None), ("p_mean", None, None), ("tangent_norm", 0.0, None),
                                ("diagonal_share", 0.0, 1.0), ("slice_share", 0.0, 1.0), ("noise_share", 0.0, 1.0), ("adaptive_p", 0.0, None), ("teacher_hop", 0.0, 1.0)):
@@ -224,7 +235,7 @@ class TrainConfig:
                              ("weighting", WEIGHTINGS), ("time_distribution", ("uniform", "lognormal")),
                              ("sampling", ("iid", "qmc")), ("curriculum", ("doubling", "sqrt", "constant")),
                              ("solver", SOLVERS), ("parametrisation", PARAMETRISATIONS),
-                             ("intermediate", INTERMEDIATES), ("teacher_form", TEACHER_FORMS), ("pair_draw", PAIR_DRAWS),
+                             ("intermediate", INTERMEDIATES), ("teacher_form", TEACHER_FORMS), ("pair_draw", PAIR_DRAWS), ("teacher_solver", SOLVERS),
                              ("velocity_estimate", ESTIMATES)):
             check(key, choice, allowed)
         for key in ("progress", "adaptive_weight", "stop_gradient"):
@@ -247,6 +258,11 @@ class TrainConfig:
                              ("adaptive_p", "minimises the plain squared residual, whose weight could not be held fixed")):
                 if self._setting(key) != 0:
                     raise ValueError(f"stop_gradient=False {why}: it needs {key}=0.0, got {key}={self._setting(key)!r}")
+        for key in ("teacher_substeps", "teacher_solver"):  # the continuous form has no hop: another value would be ignored
+            value = getattr(self, key)
+            if value is not None and self._setting("teacher_hop") == 0 and value != METHODS[self.method].defaults[key]:
+                raise ValueError(f"{key} integrates fmd's teacher hop, and teacher_hop=0.0 (the continuous form) "
+                                 f"has none: leave {key} unset (None), got {value!r}")
         n_min, n_max = self._setting("n_min"), self._setting("n_max")
         if n_min is not None and n_max is not None and n_min > n_max:  # either may be the method's default
             raise ValueError(f"n_min must be <= n_max, got n_min={n_min}, n_max={n_max} (method {self.method!r})")

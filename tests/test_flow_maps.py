@@ -150,10 +150,14 @@ def test_the_teacher_hop_target_of_the_exact_map_is_the_exact_average_velocity()
     from cmtoy.pairs import teacher_step
 
     t, s, x = np.array([0.9, 0.6, 0.3]), np.array([0.2, 0.1, 0.29]), np.array([0.3, -0.5, 1.0])
-    for hop in (0.05, 0.02):
+    for hop, substeps in ((0.05, 1), (0.02, 1), (0.25, 5)):  # n Heun substeps: n (h / n)^3 = h^3 / n^2
         r = np.minimum(t, s + hop)
-        x_s = teacher_step(INTERP, "heun", r, s, INTERP.flow_map(x, t, r))
-        np.testing.assert_allclose((x - x_s) / (t - s), exact_average_velocity(t, s, x), atol=20 * hop**3 / 0.1)
+        x_s = teacher_step(INTERP, "heun", r, s, INTERP.flow_map(x, t, r), substeps)
+        np.testing.assert_allclose((x - x_s) / (t - s), exact_average_velocity(t, s, x),
+                                   atol=20 * hop**3 / substeps**2 / 0.1)
+    r = np.minimum(t, s + 0.25)  # fmd's default teacher: two RK4 steps, n (h / n)^5 = h^5 / n^4
+    x_s = teacher_step(INTERP, "rk4", r, s, INTERP.flow_map(x, t, r), 2)
+    np.testing.assert_allclose((x - x_s) / (t - s), exact_average_velocity(t, s, x), atol=20 * 0.25**5 / 2**4 / 0.1)
 
 
 def test_the_eulerian_hop_target_of_the_exact_map_is_the_exact_average_velocity():
@@ -161,10 +165,11 @@ def test_the_eulerian_hop_target_of_the_exact_map_is_the_exact_average_velocity(
     from cmtoy.pairs import teacher_step
 
     t, s, x = np.array([0.9, 0.6, 0.3]), np.array([0.2, 0.1, 0.29]), np.array([0.3, -0.5, 1.0])
-    for hop in (0.05, 0.02):
+    for hop, substeps in ((0.05, 1), (0.02, 1), (0.25, 5)):
         r = np.maximum(s, t - hop)
-        x_s = INTERP.flow_map(teacher_step(INTERP, "heun", t, r, x), r, s)
-        np.testing.assert_allclose((x - x_s) / (t - s), exact_average_velocity(t, s, x), atol=20 * hop**3 / 0.1)
+        x_s = INTERP.flow_map(teacher_step(INTERP, "heun", t, r, x, substeps), r, s)
+        np.testing.assert_allclose((x - x_s) / (t - s), exact_average_velocity(t, s, x),
+                                   atol=20 * hop**3 / substeps**2 / 0.1)
 
 
 def test_the_average_velocity_of_a_jump_is_its_displacement_over_its_length_and_the_velocity_at_s_t():
@@ -199,6 +204,24 @@ def test_the_batch_velocity_is_drawn_where_the_target_uses_a_velocity(method):
     assert np.all(v[:n] != v_hat[:n])
     if method == "psd":
         np.testing.assert_array_equal(v[n:], v_hat[n:])
+
+
+@pytest.mark.parametrize("form", TEACHER_FORMS)
+def test_fmds_teacher_substeps_and_solver_reach_its_loss_off_the_diagonal(form):
+    """Over a long hop, other solver steps move the teacher's point and so the loss; on the
+    diagonal there is no hop, so they cannot."""
+    model = random_model(seed=5)
+    losses = {}
+    teachers = ((1, "heun"), (4, "heun"), (4, "rk4"))
+    for teacher in teachers:
+        for share in (0.0, 1.0):
+            config = resolved("fmd", teacher_form=form, teacher_hop=0.3, teacher_substeps=teacher[0],
+                              teacher_solver=teacher[1], diagonal_share=share)
+            batches = DistillationBatches(INTERP, config, model, np.random.default_rng(3))
+            losses[teacher, share] = batches.loss(0, model.params, model.params, model.params.copy())[0]
+    assert len({losses[teacher, 1.0] for teacher in teachers}) == 1
+    off = [losses[teacher, 0.0] for teacher in teachers]
+    assert min(abs(a - b) for i, a in enumerate(off) for b in off[i + 1:]) > 1e-6 * off[0]
 
 
 def test_the_two_forms_of_fmd_give_different_targets_and_the_same_one_on_the_diagonal():
@@ -237,7 +260,8 @@ def central_differences(loss, params):
 
 @pytest.mark.parametrize("method, options", [
     ("meanflow", {}), ("psd", {}), ("fmd", {"teacher_hop": 0.02}), ("fmd", {"teacher_hop": 0.0}),
-    ("fmd", {"teacher_hop": 0.02, "teacher_form": "eulerian"}), ("fmd", {"teacher_hop": 0.0, "teacher_form": "eulerian"})])
+    ("fmd", {"teacher_hop": 0.02, "teacher_form": "eulerian"}), ("fmd", {"teacher_hop": 0.0, "teacher_form": "eulerian"}),
+    ("fmd", {"teacher_hop": 0.3, "teacher_substeps": 3}), ("fmd", {"teacher_hop": 0.3, "teacher_substeps": 3, "teacher_form": "eulerian"})])
 def test_each_loss_gradient_matches_finite_differences_with_the_target_held(method, options):
     config = resolved(method, adaptive_p=0.0, **options)
     model = random_model(seed=13)
@@ -378,9 +402,15 @@ REFUSED = [  # (what the message must say, the settings)
     ("does not use diagonal_share", dict(method="ct", diagonal_share=0.5)),
     ("does not use teacher_hop", dict(method="psd", teacher_hop=0.1)),
     ("teacher_hop", dict(method="fmd", teacher_hop=-0.1)),
+    ("teacher_substeps must be a positive integer", dict(method="fmd", teacher_substeps=0)),
+    ("does not use teacher_substeps", dict(method="psd", teacher_substeps=2)),
+    ("teacher_substeps integrates fmd's teacher hop.*teacher_hop=0.0.*got 3", dict(method="fmd", teacher_hop=0.0, teacher_substeps=3)),
+    ("teacher_solver must be one of 'euler', 'heun', 'rk4'; got 'midpoint'", dict(method="fmd", teacher_solver="midpoint")),
+    ("does not use teacher_solver", dict(method="cd", teacher_solver="rk4")),
+    ("teacher_solver integrates fmd's teacher hop.*teacher_hop=0.0.*got 'heun'", dict(method="fmd", teacher_hop=0.0, teacher_solver="heun")),
     ("teacher_form must be one of 'lagrangian', 'eulerian'; got 'sideways'", dict(method="fmd", teacher_form="sideways")),
     ("does not use teacher_form", dict(method="meanflow", teacher_form="eulerian")),
-    ("stop_gradient=False .* needs teacher_hop=0.0, got teacher_hop=0.02", dict(method="fmd", stop_gradient=False)),
+    ("stop_gradient=False .* needs teacher_hop=0.0, got teacher_hop=0.25", dict(method="fmd", stop_gradient=False)),
     ("does not use stop_gradient", dict(method="meanflow", stop_gradient=False)),
     ("stop_gradient=False .* needs ema=0.0, got ema=0.9", dict(method="fmd", teacher_hop=0.0, stop_gradient=False, adaptive_p=0.0, ema=0.9)),
     ("stop_gradient=False .* needs adaptive_p=0.0, got adaptive_p=0.5", dict(method="fmd", teacher_hop=0.0, stop_gradient=False)),

@@ -26,7 +26,7 @@ QUICK = dict(steps=600, batch=128, n_min=4, n_max=64, warmup=50, progress=False,
     ("field", "value"),
     [("method", "ddpm"), ("steps", 0), ("steps", -5), ("batch", 0), ("n_min", 1), ("lr", -1e-3),
      ("lr", float("nan")), ("ema", 1.0), ("ema", -0.1), ("eval_ema", 1.5), ("distance", "l1"),
-     ("curriculum", "linear"), ("time_distribution", "beta"), ("solver", "rk4"), ("huber_c", 0.0),
+     ("curriculum", "linear"), ("time_distribution", "beta"), ("solver", "midpoint"), ("huber_c", 0.0),
      ("max_seconds", 0.0), ("sampling", "sobol")],
 )
 def test_bad_configs_raise_a_value_error_naming_the_value(field, value):
@@ -101,7 +101,7 @@ def test_iid_batches_draw_from_the_rng_in_the_documented_order():
     assert np.array_equal(x_0, INTERP.target.sample(rng, 8)) and np.array_equal(x_1, rng.standard_normal(8))
 
 
-@pytest.mark.parametrize(("solver", "order"), [("euler", 2), ("heun", 3)])
+@pytest.mark.parametrize(("solver", "order"), [("euler", 2), ("heun", 3), ("rk4", 5)])
 def test_teacher_step_has_the_local_error_order_of_its_solver(solver, order):
     # against the exact flow map (itself checked against solve_ivp in test_interpolant):
     # halving dt divides the error of one step by 2^order
@@ -112,8 +112,26 @@ def test_teacher_step_has_the_local_error_order_of_its_solver(solver, order):
         errors.append(np.max(np.abs(step - INTERP.flow_map(x, 0.6, 0.6 - dt))))
     ratios = np.array(errors[:-1]) / np.array(errors[1:])
     assert np.all(np.abs(np.log2(ratios) - order) < 0.3), (solver, errors)
-    with pytest.raises(ValueError, match="rk4"):
-        teacher_step(INTERP, "rk4", 0.6, 0.5, x)
+    with pytest.raises(ValueError, match="unknown solver 'midpoint'"):
+        teacher_step(INTERP, "midpoint", 0.6, 0.5, x)
+
+
+@pytest.mark.parametrize(("solver", "order"), [("euler", 1), ("heun", 2), ("rk4", 4)])
+def test_teacher_step_in_substeps_has_the_global_error_order_of_its_solver(solver, order):
+    # n equal steps over one interval: n local errors of (dt / n)^(order + 1) add up to
+    # dt^(order + 1) / n^order, so doubling n divides the error by 2^order; one substep is one step
+    x = np.linspace(-2.5, 3.5, 13)
+    errors = []
+    for substeps in (4, 8, 16):  # where the flow is smooth enough for the order to show at these steps
+        end = teacher_step(INTERP, solver, 0.9, 0.5, x, substeps)
+        errors.append(np.max(np.abs(end - INTERP.flow_map(x, 0.9, 0.5))))
+    ratios = np.array(errors[:-1]) / np.array(errors[1:])
+    assert np.all(np.abs(np.log2(ratios) - order) < 0.3), (solver, errors)
+    np.testing.assert_array_equal(teacher_step(INTERP, solver, 0.7, 0.2, x, 1), teacher_step(INTERP, solver, 0.7, 0.2, x))
+    with pytest.raises(ValueError, match="substeps must be a positive integer, got 0"):
+        teacher_step(INTERP, solver, 0.7, 0.2, x, 0)
+    with pytest.raises(TypeError, match="substeps must be an integer, got 2.0"):
+        teacher_step(INTERP, solver, 0.7, 0.2, x, 2.0)
 
 
 @pytest.mark.parametrize("method", ["ct", "cd", "ict"])
