@@ -199,7 +199,7 @@ class TrainConfig:
     pair_draw: str | None = None  # flow maps: the other pairs' (t, s), "sorted" two draws or "nested" s ~ U(0, t)
     adaptive_p: float | None = None  # flow maps: loss weight 1 / (error^2 + 1e-3)^p (MeanFlow's); 0 = squared
     intermediate: str | None = None  # psd: the u of X(u, s) o X(t, u): "uniform" in (s, t) or "midpoint"
-    teacher_hop: float | None = None  # fmd: length of the exact Heun hop of its target; 0 = continuous (JVP)
+    teacher_hop: float | None = None  # fmd: length of its target's hop of the exact velocity; 0 = continuous (JVP)
     teacher_substeps: int | None = None  # fmd: equal solver steps of the exact velocity over each hop
     teacher_solver: str | None = None  # fmd: those steps' solver, "rk4", "heun" or "euler" (see pairs.teacher_step)
     teacher_form: str | None = None  # fmd: the "lagrangian" (hop in s) or "eulerian" (hop in t) condition
