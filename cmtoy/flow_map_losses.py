@@ -33,10 +33,11 @@ differ in the target, i.e. in which property of the exact map h_{t->s} they impo
   the teacher's point X (``stop_gradient = False``: the gradient takes d_x v_s(X),
   ``Interpolant.velocity_dx``, and the weights' effect on d_s u, ``mlp.jvp_backward``);
   with ``teacher_hop = h > 0``
-  integrated over one step: X(t, s, x) = Phi_{r->s}(X(t, r, x)) with r = min(t, s + h) and
-  Phi the exact velocity's Heun steps, ``teacher_substeps`` equal ones over the hop
-  (``pairs.teacher_step``), so the target is the model's own jump to a time nearer the
-  diagonal, where X(t, t, x) = x is exact, and a short stretch of the teacher, as in
+  integrated over one hop: X(t, s, x) = Phi_{r->s}(X(t, r, x)) with r = min(t, s + h) and
+  Phi ``teacher_substeps`` equal steps of the exact velocity's solver ``teacher_solver``
+  over the hop (``pairs.teacher_step``: "heun", or "rk4", the classical Runge-Kutta
+  step), so the target is the model's own jump to a time nearer the
+  diagonal, where X(t, t, x) = x is exact, and a stretch of the teacher, as in
   consistency distillation. A longer hop puts fewer of the model's own jumps in the chain
   of targets from the diagonal out to (t, s), so fewer of its errors are passed on; the
   substeps keep the teacher accurate over it. At s = t either target is the
