@@ -151,9 +151,11 @@ def teacher_step(interp, solver, t_from, t_to, x, substeps=1):
         raise ValueError(f"unknown solver {solver!r}; choose one of {SOLVERS}")
     substeps = integer("substeps", substeps, 1)
     dt = (t_from - t_to) / substeps
-    for i in range(substeps):  # the last step ends at t_to itself, not at a rounding of it
-        start, end = t_from - i * dt, (t_to if i == substeps - 1 else t_from - (i + 1) * dt)
+    start = t_from
+    for i in range(1, substeps + 1):  # the last step ends at t_to itself, not at a rounding of it
+        end = t_to if i == substeps else t_from - i * dt
         x = _solver_step(interp, solver, start, end, x)
+        start = end
     return x
 
 

@@ -134,12 +134,12 @@ METHODS = {
     # learn the one-step map here at all; a hop of the exact velocity does. A long hop (a
     # quarter) integrated accurately (two RK4 steps) puts few of the model's own jumps in
     # the chain of targets from the diagonal out to (t, s), so few of their errors pile up
-    # in the maps that composition in more steps uses: with short Heun hops the composed
-    # law got worse from 2 to 4 steps at a third of the seeds; a coarser teacher over the
-    # long hop, or fewer steps, lost the one-step map instead. RK4 (fourth order) gets more
-    # accuracy than Heun from each call of the velocity, and those calls are much of the
-    # cost of a step. The
-    # Lagrangian form is issue 20's; its chain of targets runs along s at fixed t, so that
+    # in the maps that composition in more steps uses (with short Heun hops the composed
+    # law got worse from 2 to 4 steps at many seeds; a coarser teacher over the long hop,
+    # or fewer steps, lost the one-step map instead: benchmarks/README.md). RK4 (fourth
+    # order) gets more accuracy than Heun from each call of the velocity, and those calls
+    # are much of the cost of a step. The Lagrangian form is issue 20's; its chain of
+    # targets runs along s at fixed t, so that
     # about a third of the pairs on t = 1 feeds the one-step map's (a quarter, and half, did
     # worse over seeds). MeanFlow's adaptive weight at p = 1/2, which Geng et al. 2025
     # (Sec. 4.3) liken to iCT's pseudo-Huber loss: the one-step map's W1 is an L1 error of
